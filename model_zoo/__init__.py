@@ -1,0 +1,1 @@
+"""Architecture configs (YOLO11-pose, YOLOv8-pose) and model cards of known checkpoints."""
