@@ -18,15 +18,18 @@ class PoseExportError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        parts = [self.what.rstrip(".") + "."]
-        if self.why:
-            parts.append(self.why.rstrip(".") + ".")
-        if self.fix:
-            parts.append(self.fix.rstrip(".") + ".")
+        parts = [_sentence(p) for p in (self.what, self.why, self.fix) if p]
         text = " ".join(parts)
-        if self.context:
-            text += "\n" + "\n".join(f"  {line}" for line in self.context)
+        lines = [line for line in self.context if line]
+        if lines:
+            text += "\n" + "\n".join(f"  {line}" for line in lines)
         return text
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", ":")) else text + "."
 
 
 class MissingDependencyError(PoseExportError):

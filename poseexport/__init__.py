@@ -1,0 +1,13 @@
+"""poseexport: YOLO-style pose networks, trained and compiled for every runtime.
+
+Importing this package imports torch and numpy only; every export toolchain is
+imported inside the backend that needs it.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import PoseExportError  # noqa: E402
+from .model import PoseModel  # noqa: E402
+
+__all__ = ["PoseModel", "PoseExportError", "__version__"]

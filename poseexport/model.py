@@ -1,0 +1,151 @@
+"""PoseModel: the Python entry point (build, load, predict, save).
+
+    PoseModel("yolo11n-pose.pt").predict("bus.jpg")   # official or own weights
+    PoseModel("yolo11n-pose.yaml")                    # a new, untrained network
+    PoseModel("yolo11n-pose.yaml").load("best.pt")    # transfer matching weights
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .checkpoint.loader import LoadedCheckpoint, load_checkpoint
+from .checkpoint.native import save_native
+from .errors import UnsupportedOptionError
+from .nn.config import resolve_arch
+from .nn.network import PoseNet
+from .predict.predictor import PredictOptions, predict_frames
+from .predict.results import Results
+from .weights import resolve_weights
+
+DEFAULT_MODEL = "yolo11n-pose.pt"
+COCO_NAMES = {0: "person"}
+
+
+class PoseModel:
+    """A pose network with its class names and keypoint layout."""
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, *, nc: int | None = None,
+                 kpt_shape: tuple[int, int] | None = None, device: str = "cpu"):
+        self.device = parse_device(device)
+        self.checkpoint: LoadedCheckpoint | None = None
+        if is_architecture_name(model):
+            spec = resolve_arch(model)
+            self.net = PoseNet(spec.config, spec.scale, nc=nc, kpt_shape=kpt_shape)
+            self.arch_name = spec.name
+            self.names = {i: ("person" if self.net.nc == 1 else f"class{i}") for i in range(self.net.nc)}
+            self.source = None
+        else:
+            if nc is not None or kpt_shape is not None:
+                raise UnsupportedOptionError(
+                    "nc and kpt_shape apply only when building a new model from a config",
+                    f"'{model}' is a checkpoint and keeps the layout it was trained with",
+                    "build from a yaml (e.g. yolo11n-pose.yaml) and .load() the weights instead")
+            self.checkpoint = load_checkpoint(resolve_weights(model))
+            self.net = self.checkpoint.net
+            self.names = self.checkpoint.names
+            self.arch_name = Path(str(model)).stem
+            self.source = self.checkpoint.source
+        self.net.to(self.device).eval()
+
+    # ---- facts -------------------------------------------------------------------------
+    @property
+    def kpt_shape(self) -> tuple[int, int]:
+        return tuple(self.net.kpt_shape)
+
+    @property
+    def stride(self) -> int:
+        return int(self.net.stride.max().item())
+
+    def info(self) -> dict:
+        """Layer and parameter counts (unfused and, if not yet fused, as fused)."""
+        params = self.net.num_parameters()
+        return {"model": self.arch_name, "layers": len(self.net.model), "parameters": params,
+                "fused": self.net.is_fused, "nc": self.net.nc, "kpt_shape": list(self.kpt_shape),
+                "names": self.names, "strides": [int(s) for s in self.net.stride.tolist()]}
+
+    # ---- weights -----------------------------------------------------------------------
+    def load(self, weights: str | Path) -> "PoseModel":
+        """Copy every tensor of `weights` whose name and shape match; report how many did."""
+        other = load_checkpoint(resolve_weights(weights))
+        ours = self.net.state_dict()
+        theirs = other.net.state_dict()
+        matched = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+        self.net.load_state_dict(matched, strict=False)
+        self.transferred = (len(matched), len(ours))
+        if self.names and other.net.nc == self.net.nc:
+            self.names = other.names
+        return self
+
+    def save(self, path: str | Path) -> Path:
+        """Write poseexport's safe checkpoint format (tensors + JSON)."""
+        facts = {"names": self.names, "arch": self.arch_name, "fused": self.net.is_fused}
+        if self.checkpoint is not None:
+            facts["imported_from"] = {"path": str(self.checkpoint.source),
+                                      "sha256": self.checkpoint.sha256,
+                                      "origin": self.checkpoint.origin}
+        return save_native(path, self.net.state_dict(), self.net.cfg, facts)
+
+    def fuse(self) -> "PoseModel":
+        self.net.eval().fuse()
+        return self
+
+    # ---- inference ---------------------------------------------------------------------
+    def forward_numpy(self, batch: np.ndarray) -> np.ndarray:
+        """(B, 3, H, W) float32 RGB in [0, 1] -> raw (B, 4 + nc + K*D, N) predictions."""
+        self.net.eval()
+        with torch.inference_mode():
+            out = self.net(torch.from_numpy(batch).to(self.device))
+        return out.float().cpu().numpy()
+
+    def predict(self, source, *, imgsz: int | tuple[int, int] = 640, conf: float = 0.25,
+                iou: float = 0.7, max_det: int = 300, batch: int = 1) -> list[Results]:
+        """Detect persons and keypoints in every image / frame of `source`."""
+        return list(self.stream(source, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
+                                batch=batch))
+
+    def stream(self, source, *, imgsz: int | tuple[int, int] = 640, conf: float = 0.25,
+               iou: float = 0.7, max_det: int = 300, batch: int = 1) -> Iterator[Results]:
+        """Like predict, one Results at a time (for long videos)."""
+        options = PredictOptions(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch)
+        yield from predict_frames(self.forward_numpy, source, options, names=self.names,
+                                  kpt_shape=self.kpt_shape, stride=self.stride)
+
+    __call__ = predict
+
+    def __repr__(self) -> str:
+        info = self.info()
+        return (f"PoseModel({self.arch_name}: {info['layers']} layers, {info['parameters']:,} "
+                f"parameters, kpt_shape={info['kpt_shape']}, names={self.names})")
+
+
+def is_architecture_name(model: str | Path) -> bool:
+    """yaml files and model_zoo config names build a new network; anything else is weights."""
+    text = str(model)
+    if text.endswith((".yaml", ".yml")):
+        return True
+    return Path(text).suffix == "" and not Path(text).exists() and _zoo_has(text)
+
+
+def _zoo_has(name: str) -> bool:
+    try:
+        resolve_arch(name)
+        return True
+    except Exception:
+        return False
+
+
+def parse_device(device: str | torch.device) -> torch.device:
+    dev = torch.device("cuda:0" if str(device) in ("cuda", "gpu", "0") else device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UnsupportedOptionError(f"Device '{device}' was asked for",
+                                     "no CUDA GPU is available to this PyTorch build",
+                                     "use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise UnsupportedOptionError(f"Device '{device}' is not supported",
+                                     "poseexport runs PyTorch on cpu or cuda",
+                                     "use --device cpu or --device cuda:0")
+    return dev

@@ -1,0 +1,171 @@
+"""Turn what a user points at (file, folder, glob, video, array, list) into BGR frames.
+
+Everything is resolved and checked when `iter_sources` is called, so a missing
+file or an empty folder fails before any inference; pixels are read lazily.
+"""
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple, Union
+
+import cv2
+import numpy as np
+
+from ..errors import BadInputError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+
+Source = Union[str, Path, np.ndarray, list, tuple]
+
+
+class Frame(NamedTuple):
+    """One image to predict on. `frame` is the 0-based frame number for videos, else None."""
+
+    name: str
+    image: np.ndarray  # HxWx3 BGR uint8
+    frame: int | None = None
+
+
+def _suffixes_help() -> str:
+    return "images: " + " ".join(sorted(IMAGE_SUFFIXES)) + "; videos: " + " ".join(sorted(VIDEO_SUFFIXES))
+
+
+def _array_to_bgr(array: np.ndarray, name: str) -> np.ndarray:
+    if array.dtype != np.uint8:
+        raise BadInputError(f"Cannot use the array {name} as an image",
+                            f"its dtype is {array.dtype}, not uint8",
+                            "pass an 8-bit image, e.g. (img * 255).clip(0, 255).astype(np.uint8)")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    if array.ndim == 3 and array.shape[2] == 3 and array.shape[0] and array.shape[1]:
+        return np.ascontiguousarray(array)
+    raise BadInputError(f"Cannot use the array {name} as an image",
+                        f"its shape is {array.shape}, not HxW, HxWx1, HxWx3 or HxWx4",
+                        "pass an HxWx3 BGR uint8 array (as cv2.imread returns)")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as 3-channel BGR (grey, palette and alpha images are converted)."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode also handles non-ASCII paths
+    except OSError as err:
+        raise BadInputError(f"Cannot read {path}", str(err), "check the file's permissions") from err
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise BadInputError(f"Cannot decode the image {path}",
+                            "the file is empty, truncated, corrupt, or not really the format its "
+                            "extension says", "open it in an image viewer, or re-export/replace it")
+    return image
+
+
+def _iter_video(path: Path) -> Iterator[Frame]:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            yield Frame(f"{path}#frame{index}", image, index)
+            index += 1
+    finally:
+        capture.release()
+    if index == 0:
+        raise BadInputError(f"The video {path} has no readable frames",
+                            "it is empty, truncated, or uses a codec this OpenCV build cannot decode",
+                            "re-encode it, e.g. `ffmpeg -i in -c:v libx264 out.mp4`")
+
+
+def _check_video(path: Path) -> None:
+    capture = cv2.VideoCapture(str(path))
+    opened = capture.isOpened()
+    capture.release()
+    if not opened:
+        raise BadInputError(f"Cannot open the video {path}",
+                            "OpenCV could not open it: corrupt file or unsupported container/codec",
+                            "re-encode it, e.g. `ffmpeg -i in -c:v libx264 out.mp4`, or extract frames")
+
+
+def _resolve_file(path: Path) -> tuple[str, Path]:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image", path
+    if suffix in VIDEO_SUFFIXES:
+        _check_video(path)
+        return "video", path
+    raise BadInputError(f"Cannot predict on {path}", f"the extension {path.suffix!r} is not supported",
+                        "convert it to a supported format", context=[_suffixes_help()])
+
+
+def _resolve(source: Source, position: int, out: list) -> None:
+    """Append ("image"|"video", Path) or ("array", (name, BGR ndarray)) items to `out`."""
+    if isinstance(source, np.ndarray):
+        name = f"array{position}"
+        out.append(("array", (name, _array_to_bgr(source, name))))
+        return
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise BadInputError("The list of sources is empty", "nothing to predict on",
+                                "pass at least one image, folder, video or array")
+        for i, item in enumerate(source):
+            _resolve(item, i, out)
+        return
+    if not isinstance(source, (str, Path)):
+        raise BadInputError(f"Cannot predict on a {type(source).__name__}",
+                            "sources are paths, glob patterns, numpy arrays, or lists of these",
+                            "pass a file or folder path, or an HxWx3 BGR uint8 array")
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise BadInputError(f"The folder {path} contains no images",
+                                "folders are read non-recursively and only image files are used",
+                                "point at a folder with images, or use a glob like 'dir/**/*.jpg'",
+                                context=[_suffixes_help()])
+        out.extend(("image", p) for p in images)
+        return
+    if path.is_file():
+        out.append(_resolve_file(path))
+        return
+    if any(ch in text for ch in "*?["):
+        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+        usable = [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES]
+        if not usable:
+            why = (f"it matched {len(matches)} path(s), none an image or video" if matches
+                   else "it matched no files")
+            raise BadInputError(f"The pattern {text!r} gives nothing to predict on", why,
+                                "check the pattern and the folder", context=[_suffixes_help()])
+        out.extend(_resolve_file(p) for p in usable)
+        return
+    fix = "check the path (relative paths start from the current directory)"
+    if "://" in text:
+        fix = "download the file first; poseexport does not fetch URLs"
+    raise BadInputError(f"The source {text!r} does not exist", "no file or folder has that path", fix)
+
+
+def iter_sources(source: Source) -> Iterator[Frame]:
+    """Frames from a path, folder, glob, video, BGR array (grey converted) or a list of them.
+
+    Paths are checked now (missing, unsupported, empty folder, unopenable video
+    raise `BadInputError` at once); images and video frames are read as you iterate.
+    """
+    items: list = []
+    _resolve(source, 0, items)
+    return _frames(items)
+
+
+def _frames(items: list) -> Iterator[Frame]:
+    for kind, item in items:
+        if kind == "array":
+            name, array = item
+            yield Frame(name, array)
+        elif kind == "image":
+            yield Frame(str(item), read_image(item))
+        else:
+            yield from _iter_video(item)
