@@ -116,7 +116,7 @@ def _resolve(source: Source, position: int, out: list) -> None:
             _resolve(item, i, out)
         return
     if not isinstance(source, (str, Path)):
-        raise BadInputError(f"Cannot predict on a {type(source).__name__}",
+        raise BadInputError(f"Cannot predict on a source of type {type(source).__name__}",
                             "sources are paths, glob patterns, numpy arrays, or lists of these",
                             "pass a file or folder path, or an HxWx3 BGR uint8 array")
     text = str(source)

@@ -1,0 +1,40 @@
+"""Options shared by several subcommands."""
+from __future__ import annotations
+
+import argparse
+
+from ..model import DEFAULT_MODEL
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", default=DEFAULT_MODEL,
+                        help="checkpoint (.pt, official or your own), or a config such as "
+                             f"yolo11n-pose.yaml to build an untrained network (default: {DEFAULT_MODEL})")
+
+
+def image_size(text: str) -> int | tuple[int, int]:
+    """'640' or '480,640' / '480x640' (height, width)."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        sizes = [int(p) for p in parts if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an image size: use 640 or 480,640")
+    if len(sizes) == 1:
+        return sizes[0]
+    if len(sizes) == 2:
+        return (sizes[0], sizes[1])
+    raise argparse.ArgumentTypeError(f"'{text}' is not an image size: use 640 or 480,640")
+
+
+def unit_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
