@@ -22,6 +22,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 from poseexport import model_cards
 from poseexport.errors import BadCheckpointError, WeightsNotFoundError
@@ -128,7 +129,7 @@ def download_file(
     return dest
 
 
-def _stream(url: str, out, progress: bool, timeout: float, label: str):
+def _stream(url: str, out: BinaryIO, progress: bool, timeout: float, label: str) -> tuple[int, "hashlib._Hash"]:
     """Copy the body of `url` into `out`; return (bytes received, sha256 object)."""
     from tqdm import tqdm  # lazy: only downloads need it
 

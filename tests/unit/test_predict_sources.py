@@ -113,3 +113,10 @@ def test_bad_arrays_and_types():
         iter_sources([])
     with pytest.raises(BadInputError, match="source of type int"):
         iter_sources(3)
+
+
+def test_video_with_zero_frames(tmp_path):
+    path = tmp_path / "empty.avi"
+    cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48)).release()
+    with pytest.raises(BadInputError, match="no readable frames"):
+        list(iter_sources(path))

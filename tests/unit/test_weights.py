@@ -10,6 +10,7 @@ import functools
 import hashlib
 import http.server
 import importlib.util
+import os
 import shutil
 import socket
 import sys
@@ -81,7 +82,9 @@ class _Server:
         handler = functools.partial(Quiet, directory=str(directory))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def url(self, name: str) -> str:
@@ -255,7 +258,7 @@ def test_weights_dir_is_searched_without_download(env, official_pt, serve, tmp_p
     second = tmp_path / "wdir2"
     second.mkdir()
     shutil.copyfile(official_pt, second / NAME)
-    monkeypatch.setenv("POSEEXPORT_WEIGHTS_DIR", f"{env['wdir']}{__import__('os').pathsep}{second}")
+    monkeypatch.setenv("POSEEXPORT_WEIGHTS_DIR", f"{env['wdir']}{os.pathsep}{second}")
     empty = tmp_path / "empty"
     empty.mkdir()
     server = serve(empty)
