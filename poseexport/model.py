@@ -76,6 +76,7 @@ class PoseModel:
         matched = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
         self.net.load_state_dict(matched, strict=False)
         self.transferred = (len(matched), len(ours))
+        self.transferred_keys = tuple(matched)
         if self.names and other.net.nc == self.net.nc:
             self.names = other.names
         return self
