@@ -10,4 +10,13 @@ __version__ = "0.1.0"
 from .errors import PoseExportError  # noqa: E402
 from .model import PoseModel  # noqa: E402
 
-__all__ = ["PoseModel", "PoseExportError", "__version__"]
+
+
+def load(path, device: str = "cpu"):
+    """Open any exported artifact (file or folder) as a Runner; see poseexport.runtime."""
+    from .runtime import load as _load
+
+    return _load(path, device=device)
+
+
+__all__ = ["PoseModel", "PoseExportError", "load", "__version__"]

@@ -150,3 +150,17 @@ def parse_device(device: str | torch.device) -> torch.device:
                                      "poseexport runs PyTorch on cpu or cuda",
                                      "use --device cpu or --device cuda:0")
     return dev
+
+
+def _export(self, format: str = "onnx", **kwargs):
+    """Export to `format` (see `poseexport formats`); returns the Artifact (validated by default)."""
+    from .export.options import ExportOptions
+    from .export.pipeline import export_model
+
+    log = kwargs.pop("log", print)
+    if "imgsz" in kwargs and isinstance(kwargs["imgsz"], int):
+        kwargs["imgsz"] = (kwargs["imgsz"], kwargs["imgsz"])
+    return export_model(self, ExportOptions(format=format, **kwargs), log=log)
+
+
+PoseModel.export = _export

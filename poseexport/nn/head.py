@@ -42,7 +42,8 @@ def make_anchors(feats: list[torch.Tensor], strides: torch.Tensor, offset: float
         sy = torch.arange(h, device=device, dtype=dtype) + offset
         gy, gx = torch.meshgrid(sy, sx, indexing="ij")
         points.append(torch.stack((gx, gy), -1).view(-1, 2))
-        stride_list.append(torch.full((h * w, 1), float(stride), dtype=dtype, device=device))
+        # multiply by the 0-d stride tensor (not float(stride)): keeps torch.export data-independent
+        stride_list.append(torch.ones((h * w, 1), dtype=dtype, device=device) * stride.to(dtype))
     return torch.cat(points), torch.cat(stride_list)
 
 

@@ -1,0 +1,167 @@
+"""The backend contract: one class per export format.
+
+A backend declares what it needs (`source`: "graph" for the traced PyTorch program,
+or another backend's name such as "onnx"), what it can do (`capabilities`), whether
+it can run here (`availability()`), and implements `export()` and `load()`. It never
+calls another backend: the pipeline builds the declared source and hands it over.
+Backends don't time themselves; benchmarks time `Runner.infer` from outside.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from poseexport.errors import MissingDependencyError
+from poseexport.metadata import Metadata
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""  # why not, and the exact fix
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    precisions: tuple[str, ...] = ("fp32",)
+    dynamic: bool = False  # dynamic batch / image size
+    nms: bool = False  # in-graph NMS output
+    devices: tuple[str, ...] = ("cpu",)
+    runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
+    layout: str = "NCHW"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Largest acceptable differences against the PyTorch reference."""
+
+    box_px: float  # raw box channels, pixels of the letterboxed input
+    score: float  # raw score channels (0..1)
+    kpt_px: float  # raw keypoint coordinates, pixels
+    matched_kpt_px: float  # mean keypoint error of matched persons, pixels
+    min_match_ratio: float = 1.0  # matched persons / reference persons
+
+
+DEFAULT_TOLERANCES = {
+    "fp32": Tolerance(box_px=0.05, score=1e-3, kpt_px=0.05, matched_kpt_px=0.05),
+    "fp16": Tolerance(box_px=2.0, score=0.05, kpt_px=3.0, matched_kpt_px=1.0),
+    "bf16": Tolerance(box_px=8.0, score=0.08, kpt_px=8.0, matched_kpt_px=4.0, min_match_ratio=0.8),
+    "int8": Tolerance(box_px=30.0, score=0.25, kpt_px=40.0, matched_kpt_px=6.0, min_match_ratio=0.75),
+}
+
+
+@dataclass
+class Artifact:
+    """What an export wrote: the folder, its main file, and the metadata."""
+
+    path: Path  # the artifact folder
+    main_file: Path  # the file (or folder) the runtime opens
+    metadata: Metadata
+    files: list[Path] = field(default_factory=list)
+
+
+class Runner:
+    """An opened artifact. Use as a context manager; `infer` maps inputs to raw outputs."""
+
+    def __init__(self, artifact: Artifact):
+        self.artifact = artifact
+        self.metadata = artifact.metadata
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release runtime resources (sessions, compiled models)."""
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """float32 NCHW RGB [0, 1] batch -> the artifact's first output as float32."""
+        raise NotImplementedError
+
+    # facts every predict/val path needs, from the metadata
+    @property
+    def names(self) -> dict[int, str]:
+        return self.metadata.model.names
+
+    @property
+    def kpt_shape(self) -> tuple[int, int]:
+        return tuple(self.metadata.model.kpt_shape)
+
+    @property
+    def stride(self) -> int:
+        return self.metadata.model.stride
+
+    @property
+    def imgsz(self) -> tuple[int, int]:
+        return tuple(self.metadata.model.imgsz)
+
+    @property
+    def batch(self) -> int | None:
+        dim = self.metadata.inputs[0].shape[0]
+        return dim if isinstance(dim, int) else None
+
+
+class Backend:
+    """Base class of a format plugin. Subclasses set the class attributes and override."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    extra: ClassVar[str | None] = None  # pip extra that provides the toolchain
+    source: ClassVar[str] = "graph"
+    suffix: ClassVar[str]  # main file suffix, or "" for a folder
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
+    requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+
+    def availability(self) -> Availability:
+        """Can this backend export and run here? If not, why and how to fix."""
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            return Availability(False, f"needs {', '.join(missing)}: pip install 'poseexport[{self.extra}]'")
+        return Availability(True)
+
+    def export_availability(self) -> Availability:
+        """Exporting may be possible where running is not (CoreML on Linux); default: same."""
+        return self.availability()
+
+    def export(self, ctx: Any, source: Any, out_dir: Path) -> Artifact:
+        """Write the artifact into `out_dir` (a fresh staging folder); `source` is the traced
+        model or the upstream artifact named by `self.source`."""
+        raise NotImplementedError
+
+    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
+        raise NotImplementedError
+
+    def sniff(self, path: Path) -> bool:
+        """Does this file or folder look like this format (by content, not name)?"""
+        return False
+
+    def toolchain_versions(self) -> dict[str, str]:
+        versions = {}
+        for module in self.requires:
+            try:
+                versions[module] = getattr(importlib.import_module(module), "__version__", "?")
+            except ImportError:
+                pass
+        return versions
+
+
+def require(module: str, extra: str):
+    """Import an optional toolchain, or raise an error naming the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"The '{extra}' toolchain is not installed",
+            f"importing {module} failed ({err})",
+            f"pip install 'poseexport[{extra}]'") from err

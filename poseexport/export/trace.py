@@ -1,0 +1,127 @@
+"""Trace once: the export-mode network as a torch.export program, with its facts and references.
+
+The TracedModel is the single source every backend starts from: the ExportedProgram
+(and the ONNX file derived from it once, for every backend whose source is ONNX),
+the input/output spec, the model facts, and reference outputs of the PyTorch model
+on fixed real images, against which every artifact is compared.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ExportFailedError
+from ..metadata import InputSpec, ModelFacts, OutputSpec, default_keypoint_facts, output_channels
+from ..paths import shared_data_dir
+from ..predict.letterbox import preprocess
+from ..predict.sources import read_image
+from .nms_head import NmsWrapper
+from .options import ExportOptions
+
+# real images the references are computed on (those that exist are used)
+REFERENCE_IMAGES = ("images/bus.jpg", "images/zidane.jpg",
+                    "coco-val-pose/images/000000000785.jpg",
+                    "coco-val-pose/images/000000040083.jpg",
+                    "coco-val-pose/images/000000196141.jpg")
+
+
+@dataclass
+class TracedModel:
+    module: nn.Module  # export-mode module (fused, eval, float32; with NMS when asked)
+    program: torch.export.ExportedProgram
+    example: torch.Tensor
+    input_spec: InputSpec
+    output_spec: OutputSpec
+    facts: ModelFacts
+    source_sha256: str | None
+    reference_inputs: np.ndarray  # (R, 3, H, W) float32
+    reference_names: list[str]
+    reference_outputs: np.ndarray  # (R, C, N) or (R, max_det, 6+nk)
+    reference_images: list[np.ndarray] = field(repr=False, default_factory=list)
+    work_dir: Path | None = None
+    derived: dict[str, Path] = field(default_factory=dict)  # e.g. "onnx" -> file built once
+
+
+def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
+    """Fuse a copy of the model, wrap it for export, torch.export it, compute references."""
+    net = copy.deepcopy(model.net).float().cpu().eval().fuse()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    module: nn.Module = net
+    if options.nms:
+        module = NmsWrapper(net, conf=options.conf, iou=options.iou, max_det=options.max_det)
+    h, w = options.imgsz
+    example = torch.zeros(options.batch, 3, h, w)
+    dynamic_shapes = None
+    if options.dynamic:
+        batch = torch.export.Dim("batch", min=1, max=64)
+        hh = torch.export.Dim("h32", min=1, max=64)
+        ww = torch.export.Dim("w32", min=1, max=64)
+        dynamic_shapes = {"x": {0: batch, 2: 32 * hh, 3: 32 * ww}}
+    try:
+        with torch.no_grad():
+            program = torch.export.export(module, (example,), dynamic_shapes=dynamic_shapes, strict=False)
+    except Exception as err:  # torch.export raises many kinds; keep its message
+        raise ExportFailedError("Tracing the model with torch.export failed", str(err).splitlines()[0],
+                                "report this with the model config; try without --dynamic / --nms") from err
+
+    names = dict(model.names)
+    kpt_shape = tuple(net.kpt_shape)
+    kpt_names, skeleton, flip_idx = default_keypoint_facts(kpt_shape)
+    stride = int(net.stride.max())
+    facts = ModelFacts(task="pose", names=names, kpt_shape=kpt_shape, keypoint_names=kpt_names,
+                       skeleton=skeleton, flip_idx=flip_idx, stride=stride, imgsz=(h, w),
+                       arch=str(model.arch_name))
+    in_shape = ("batch" if options.dynamic else options.batch, 3,
+                "height" if options.dynamic else h, "width" if options.dynamic else w)
+    input_spec = InputSpec(name="images", shape=in_shape)
+    nk = kpt_shape[0] * kpt_shape[1]
+    if options.nms:
+        output_spec = OutputSpec(
+            name="output0", shape=(in_shape[0], options.max_det, 6 + nk), kind="nms",
+            channels=("x1", "y1", "x2", "y2", "score", "class") + output_channels(
+                0, kpt_shape, names, kpt_names)[4:])
+    else:
+        anchors = "anchors" if options.dynamic else sum((h // s) * (w // s) for s in (8, 16, 32))
+        output_spec = OutputSpec(name="output0", shape=(in_shape[0], 4 + net.nc + nk, anchors),
+                                 kind="raw", channels=output_channels(net.nc, kpt_shape, names, kpt_names))
+    ref_names, ref_images = _reference_images()
+    ref_inputs, _ = preprocess(ref_images, (h, w), stride=stride)
+    ref_outputs = _run(module, ref_inputs)
+    sha = getattr(getattr(model, "checkpoint", None), "sha256", None)
+    return TracedModel(module=module, program=program, example=example, input_spec=input_spec,
+                       output_spec=output_spec, facts=facts, source_sha256=sha,
+                       reference_inputs=ref_inputs, reference_names=ref_names,
+                       reference_outputs=ref_outputs, reference_images=ref_images,
+                       work_dir=work_dir)
+
+
+def _run(module: nn.Module, inputs: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return np.concatenate([module(torch.from_numpy(inputs[i:i + 1])).numpy()
+                               for i in range(len(inputs))])
+
+
+def _reference_images() -> tuple[list[str], list[np.ndarray]]:
+    root = shared_data_dir()
+    found = [(rel, root / rel) for rel in REFERENCE_IMAGES if (root / rel).is_file()]
+    if found:
+        return [rel for rel, _ in found], [read_image(p) for _, p in found]
+    # no shared data (an installed user): fixed synthetic-but-deterministic scenes
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(2)]
+    return ["synthetic-0", "synthetic-1"], images
+
+
+def digest_images(paths: list[Path]) -> str:
+    """Content hash of a set of image files (order-independent)."""
+    h = hashlib.sha256()
+    for digest in sorted(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths):
+        h.update(digest.encode())
+    return h.hexdigest()

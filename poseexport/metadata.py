@@ -1,0 +1,161 @@
+"""One typed metadata schema for every exported artifact.
+
+Serialised as JSON (never eval'd back), stored in each format's native slot where it
+has one and as a `metadata.json` sidecar. Bump SCHEMA_VERSION when a field changes
+meaning; readers accept older versions field by field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import __version__
+from .errors import BadArtifactError
+
+SCHEMA_VERSION = 1
+METADATA_FILE = "metadata.json"
+MANIFEST_FILE = "manifest.json"
+METADATA_KEY = "poseexport"  # the key used in native slots (ONNX metadata_props, ...)
+
+COCO_KEYPOINT_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle")
+COCO_FLIP_IDX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
+                 (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4),
+                 (3, 5), (4, 6))  # 0-based limb pairs
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where INT8 scales came from."""
+
+    source: str
+    images: int
+    sha256: str  # over the sorted file digests of the images used
+    method: str
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str  # fp32 | fp16 | bf16 | int8
+    calibration: Calibration | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple  # ints, or strings for dynamic dims ("batch", "height", "width")
+    layout: str = "NCHW"  # or NHWC
+    color: str = "RGB"
+    dtype: str = "float32"
+    scale: float = 1 / 255  # pixel value multiplier before the network
+    letterbox_pad: int = 114
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    shape: tuple
+    kind: str  # "raw" (B, 4+nc+K*D, N) or "nms" (B, max_det, 6+K*D)
+    channels: tuple[str, ...]
+    coordinates: str = "pixels"  # of the letterboxed input
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    task: str
+    names: dict[int, str]
+    kpt_shape: tuple[int, int]
+    keypoint_names: tuple[str, ...]
+    skeleton: tuple[tuple[int, int], ...]
+    flip_idx: tuple[int, ...]
+    stride: int
+    imgsz: tuple[int, int]
+    arch: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    format: str
+    precision: Precision
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    model: ModelFacts
+    toolchain: dict[str, str]
+    source_sha256: str | None
+    options: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    schema_version: int = SCHEMA_VERSION
+    poseexport_version: str = __version__
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(
+        timespec="seconds"))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False)
+
+    def with_validation(self, validation: dict[str, Any]) -> "Metadata":
+        return dataclasses.replace(self, validation=validation)
+
+    @staticmethod
+    def from_json(text: str | bytes) -> "Metadata":
+        try:
+            raw = json.loads(text)
+            return metadata_from_dict(raw)
+        except (ValueError, KeyError, TypeError) as err:
+            raise BadArtifactError("The artifact's poseexport metadata cannot be read",
+                                   f"it is not valid metadata JSON ({err})",
+                                   "re-export the model with poseexport convert") from err
+
+
+def metadata_from_dict(raw: dict) -> Metadata:
+    if int(raw.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise BadArtifactError("The artifact was written by a newer poseexport",
+                               f"metadata schema {raw['schema_version']} > {SCHEMA_VERSION}",
+                               "upgrade poseexport to load it")
+    prec = raw["precision"]
+    cal = prec.get("calibration")
+    m = raw["model"]
+    return Metadata(
+        format=raw["format"],
+        precision=Precision(prec["name"], Calibration(**cal) if cal else None, prec.get("notes", "")),
+        inputs=tuple(InputSpec(**{**i, "shape": tuple(i["shape"])}) for i in raw["inputs"]),
+        outputs=tuple(OutputSpec(**{**o, "shape": tuple(o["shape"]), "channels": tuple(o["channels"])})
+                      for o in raw["outputs"]),
+        model=ModelFacts(
+            task=m["task"], names={int(k): str(v) for k, v in m["names"].items()},
+            kpt_shape=tuple(m["kpt_shape"]), keypoint_names=tuple(m["keypoint_names"]),
+            skeleton=tuple(tuple(p) for p in m["skeleton"]), flip_idx=tuple(m["flip_idx"]),
+            stride=int(m["stride"]), imgsz=tuple(m["imgsz"]), arch=m["arch"]),
+        toolchain=dict(raw.get("toolchain", {})),
+        source_sha256=raw.get("source_sha256"),
+        options=dict(raw.get("options", {})),
+        validation=raw.get("validation"),
+        schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
+        poseexport_version=raw.get("poseexport_version", "?"),
+        created=raw.get("created", ""),
+    )
+
+
+def output_channels(nc: int, kpt_shape: tuple[int, int], names: dict[int, str],
+                    keypoint_names: tuple[str, ...]) -> tuple[str, ...]:
+    """What each channel of the raw output means, e.g. ('cx', 'cy', 'w', 'h', 'score:person', 'nose.x', ...)."""
+    k, d = kpt_shape
+    parts = ["cx", "cy", "w", "h"] + [f"score:{names.get(i, i)}" for i in range(nc)]
+    for j in range(k):
+        label = keypoint_names[j] if j < len(keypoint_names) else f"kpt{j}"
+        parts += [f"{label}.x", f"{label}.y"] + ([f"{label}.visibility"] if d == 3 else [])
+    return tuple(parts)
+
+
+def default_keypoint_facts(kpt_shape: tuple[int, int]):
+    """(names, skeleton, flip_idx) for COCO-17, generic ones for other layouts."""
+    k = kpt_shape[0]
+    if k == 17:
+        return COCO_KEYPOINT_NAMES, COCO_SKELETON, COCO_FLIP_IDX
+    return tuple(f"kpt{i}" for i in range(k)), (), tuple(range(k))

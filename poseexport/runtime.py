@@ -1,0 +1,68 @@
+"""The unified loader: `poseexport.load(path)` opens any artifact and returns a Runner.
+
+The format is recognised from the artifact's metadata and contents, never from the
+file name: a folder with metadata.json names its format; a bare file is offered to
+each backend's `sniff()` (e.g. a renamed best.onnx still carries its metadata).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import BadArtifactError
+from .metadata import MANIFEST_FILE, METADATA_FILE, Metadata
+
+
+def load(path: str | Path, device: str = "cpu"):
+    """Open an exported artifact (file or folder) as a Runner with one API for every format."""
+    from poseexport.backends.base import Artifact
+    from poseexport.backends.registry import get_backend
+
+    path = Path(path)
+    if not path.exists():
+        raise BadArtifactError(f"{path} does not exist", "no file or folder at that path",
+                               "check the path (poseexport convert prints where it wrote the artifact)")
+    folder = path if path.is_dir() else path.parent
+    sidecar = folder / METADATA_FILE
+    if sidecar.is_file():
+        metadata = Metadata.from_json(sidecar.read_text())
+        main = _main_file(folder, path)
+        backend = get_backend(metadata.format)
+        return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device)
+    if path.is_file():
+        for backend in _sniffers():
+            if backend.sniff(path):
+                metadata = backend.read_native_metadata(path)
+                return backend.load(Artifact(path=folder, main_file=path, metadata=metadata), device=device)
+    raise BadArtifactError(
+        f"{path} is not a poseexport artifact",
+        "it has no metadata.json beside it and no format recognised its contents",
+        "export it with `poseexport convert`, or pass the artifact folder it was written to")
+
+
+def is_artifact(path: str | Path) -> bool:
+    """True for paths that `load` should open (rather than a PyTorch checkpoint or config)."""
+    p = Path(path)
+    if p.is_dir():
+        return (p / METADATA_FILE).is_file()
+    if p.is_file() and p.suffix not in (".pt", ".pth", ".yaml", ".yml"):
+        return True
+    return p.is_file() and (p.parent / METADATA_FILE).is_file() and p.suffix != ".yaml"
+
+
+def _main_file(folder: Path, asked: Path) -> Path:
+    if asked.is_file():
+        return asked
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_file():
+        return folder / json.loads(manifest.read_text())["main"]
+    raise BadArtifactError(f"{folder} has no {MANIFEST_FILE}", "the artifact folder is incomplete",
+                           "re-export it with poseexport convert")
+
+
+def _sniffers():
+    from poseexport.backends.registry import all_backends
+
+    for backend in all_backends():
+        if backend.availability() and hasattr(backend, "read_native_metadata"):
+            yield backend
