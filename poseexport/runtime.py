@@ -61,8 +61,12 @@ def _main_file(folder: Path, asked: Path) -> Path:
 
 
 def _sniffers():
-    from poseexport.backends.registry import all_backends
+    from poseexport.backends.registry import get_backend, registered
 
-    for backend in all_backends():
+    for name in registered():
+        try:
+            backend = get_backend(name)
+        except ImportError:  # a plugin that cannot import cannot have written this file
+            continue
         if backend.availability() and hasattr(backend, "read_native_metadata"):
             yield backend

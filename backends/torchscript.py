@@ -1,0 +1,103 @@
+"""TorchScript: the torch.export program re-traced by torch.jit; fp32 and fp16.
+
+Metadata lives in the archive's extra files (`poseexport.json`) and the sidecar. With
+`mobile=True` a lite-interpreter copy (`.ptl`) is written too, mobile-optimised when
+the torch build has XNNPACK.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from poseexport.errors import BadArtifactError
+from poseexport.metadata import Metadata
+
+from .base import Artifact, Backend, Capabilities, Runner
+
+EXTRA_FILE = "poseexport.json"
+
+
+class TorchScriptBackend(Backend):
+    name = "torchscript"
+    title = "TorchScript"
+    extra = None  # torch itself
+    source = "graph"
+    suffix = ".torchscript"
+    capabilities = Capabilities(precisions=("fp32", "fp16"), dynamic=False, nms=True,
+                                devices=("cpu", "cuda"))
+
+    def export(self, ctx, source, out_dir: Path) -> Artifact:
+        import torch
+
+        import copy
+
+        module = source.program.module()  # the graph traced once by torch.export
+        example = source.example
+        if ctx.options.precision == "fp16":
+            # the exported graph asserts float32 inputs; a half copy of the export-mode module
+            # (the same fused network the program came from) is traced instead
+            module, example = copy.deepcopy(source.module).half(), example.half()
+        with torch.no_grad():
+            scripted = torch.jit.trace(module, example, check_trace=False)
+        scripted = torch.jit.freeze(scripted.eval())
+        path = out_dir / f"{ctx.traced.facts.arch}{self.suffix}"
+        extra = {EXTRA_FILE: ctx.metadata.to_json()}
+        torch.jit.save(scripted, str(path), _extra_files=extra)
+        files = [path]
+        if ctx.options.mobile:
+            files.append(_save_mobile(scripted, path.with_suffix(".ptl"), extra))
+        return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=files)
+
+    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
+        return TorchScriptRunner(artifact, device)
+
+    def sniff(self, path: Path) -> bool:
+        return path.is_file() and zipfile.is_zipfile(path) and read_metadata(path) is not None
+
+    def read_native_metadata(self, path: Path) -> Metadata | None:
+        return read_metadata(path)
+
+
+class TorchScriptRunner(Runner):
+    def __init__(self, artifact: Artifact, device: str = "cpu"):
+        super().__init__(artifact)
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.module = torch.jit.load(str(artifact.main_file), map_location=self.device).eval()
+        self.half = self.metadata.precision.name == "fp16"
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)
+        with torch.inference_mode():
+            out = self.module(x.half() if self.half else x)
+        return out.float().cpu().numpy()
+
+
+def read_metadata(path: Path) -> Metadata | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            hits = [n for n in archive.namelist() if n.endswith(f"extra/{EXTRA_FILE}")]
+            if not hits:
+                return None
+            return Metadata.from_json(archive.read(hits[0]))
+    except zipfile.BadZipFile as err:
+        raise BadArtifactError(f"{path} is not a TorchScript archive", str(err), "re-export it") from err
+
+
+def _save_mobile(scripted, path: Path, extra: dict) -> Path:
+    from torch.utils.mobile_optimizer import optimize_for_mobile
+
+    try:
+        mobile = optimize_for_mobile(scripted)
+        note = "optimize_for_mobile"
+    except RuntimeError:  # this torch build lacks XNNPACK: save the plain lite module
+        mobile, note = scripted, "lite interpreter (no XNNPACK in this torch build: not optimised)"
+    extra = {**extra, "poseexport-mobile.txt": note}
+    mobile._save_for_lite_interpreter(str(path), _extra_files=extra)
+    return path
