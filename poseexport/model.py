@@ -111,7 +111,7 @@ class PoseModel:
     def stream(self, source, *, imgsz: int | tuple[int, int] = 640, conf: float = 0.25,
                iou: float = 0.7, max_det: int = 300, batch: int = 1) -> Iterator[Results]:
         """Like predict, one Results at a time (for long videos)."""
-        options = PredictOptions(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch)
+        options = PredictOptions(imgsz=640 if imgsz is None else imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch)
         yield from predict_frames(self.forward_numpy, source, options, names=self.names,
                                   kpt_shape=self.kpt_shape, stride=self.stride)
 

@@ -18,8 +18,9 @@ def register(sub) -> None:
     add_model_argument(parser)
     parser.add_argument("--source", "-s", required=True,
                         help="image file, folder of images, glob ('imgs/*.jpg') or video file")
-    parser.add_argument("--imgsz", type=image_size, default=640,
-                        help="inference size, one side or H,W; a multiple of 32 (default 640)")
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="inference size, one side or H,W; a multiple of 32 (default 640, or "
+                             "the size an artifact was exported at)")
     parser.add_argument("--conf", type=unit_float, default=0.25, help="minimum person score (default 0.25)")
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (default 0.7)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
@@ -34,10 +35,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..model import PoseModel
+    from ..artifact_model import open_model
     from ..predict.writer import AnnotatedWriter
 
-    model = PoseModel(args.model, device=args.device)
+    model = open_model(args.model, device=args.device)
     stream = model.stream(args.source, imgsz=args.imgsz, conf=args.conf, iou=args.iou,
                           max_det=args.max_det, batch=args.batch)
     records, persons = [], 0

@@ -52,14 +52,17 @@ class ExportOptions:
         if self.batch < 1:
             raise UnsupportedOptionError(f"Batch {self.batch} cannot be exported",
                                          "the batch size must be at least 1", "use --batch 1 or more")
+        if not 0.0 < self.fraction <= 1.0:
+            raise UnsupportedOptionError(f"fraction {self.fraction} is outside (0, 1]",
+                                         "it is the share of calibration images to use",
+                                         "pass a value such as 0.5 or 1.0")
+        return replace(self, imgsz=sizes)
+
+    def check_calibration(self) -> None:
+        """INT8 needs real calibration images (checked after the format accepted int8)."""
         if self.int8 and not self.data:
             raise UnsupportedOptionError(
                 "INT8 export needs calibration images",
                 "quantisation scales are measured on real images, and none were given",
                 "pass --data with a dataset yaml or a folder of images (for example "
                 "../shared/data/calib-people)")
-        if not 0.0 < self.fraction <= 1.0:
-            raise UnsupportedOptionError(f"fraction {self.fraction} is outside (0, 1]",
-                                         "it is the share of calibration images to use",
-                                         "pass a value such as 0.5 or 1.0")
-        return replace(self, imgsz=sizes)

@@ -26,6 +26,7 @@ def export_model(model, options: ExportOptions, log=print):
     options = options.normalised(model.stride)
     backend = get_backend(options.format)
     check_supported(backend, options)
+    options.check_calibration()
     final_dir = output_dir(model, options)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -66,6 +67,10 @@ def check_supported(backend, options: ExportOptions) -> None:
     if options.dynamic and not caps.dynamic:
         raise UnsupportedOptionError(f"{backend.title} cannot export dynamic shapes",
                                      "this format needs a fixed input shape", "drop --dynamic")
+    if options.nms and options.dynamic:
+        raise UnsupportedOptionError("--nms and --dynamic cannot be combined",
+                                     "the in-graph NMS keeps a fixed number of candidates per image",
+                                     "export with a fixed size for --nms, or drop --nms")
     if options.nms and not caps.nms:
         raise UnsupportedOptionError(f"{backend.title} cannot embed NMS in the graph",
                                      "this backend exports the raw output only",

@@ -1,0 +1,63 @@
+"""`poseexport convert`: export a model to one format, validated against PyTorch."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import add_model_argument, image_size, positive_int, unit_float
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "convert", help="export a model to a runtime format (validated against PyTorch)",
+        description="Trace the model once, convert it with the format's toolchain, embed the "
+                    "metadata, and validate the artifact against the PyTorch model on real images.",
+        epilog="examples:\n  poseexport convert --format onnx\n"
+               "  poseexport convert --format openvino --int8 --data ../shared/data/calib-people\n"
+               "  poseexport formats   # what is available here",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_argument(parser)
+    parser.add_argument("--format", "-f", required=True, help="torchscript, onnx, openvino, … (see `poseexport formats`)")
+    parser.add_argument("--imgsz", type=image_size, default=640, help="input size, one side or H,W (default 640)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="batch size of the exported input (default 1)")
+    parser.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
+    parser.add_argument("--half", action="store_true", help="fp16 precision")
+    parser.add_argument("--int8", action="store_true", help="int8 precision (needs --data for calibration)")
+    parser.add_argument("--data", help="calibration images: a dataset yaml or a folder of images")
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of the calibration images to use")
+    parser.add_argument("--force", action="store_true", help="accept fewer than 32 calibration images")
+    parser.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip graph simplification")
+    parser.add_argument("--opset", type=int, help="ONNX opset (default 18)")
+    parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
+    parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
+    parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (with --nms)")
+    parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
+    parser.add_argument("--mobile", action="store_true", help="TorchScript: also write a lite-interpreter copy")
+    parser.add_argument("--device", default="cpu", help="device to trace on (default cpu)")
+    parser.add_argument("--out", help="artifact folder (default ./<model>_<format>[_<precision>])")
+    parser.add_argument("--no-validate", dest="validate", action="store_false",
+                        help="skip validation against the PyTorch model")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export.options import ExportOptions
+    from ..export.pipeline import export_model
+    from ..model import PoseModel
+
+    model = PoseModel(args.model, device=args.device)
+    imgsz = (args.imgsz, args.imgsz) if isinstance(args.imgsz, int) else args.imgsz
+    options = ExportOptions(format=args.format, imgsz=imgsz, batch=args.batch, dynamic=args.dynamic,
+                            half=args.half, int8=args.int8, data=args.data, fraction=args.fraction,
+                            simplify=args.simplify, opset=args.opset, nms=args.nms, conf=args.conf,
+                            iou=args.iou, max_det=args.max_det, device=args.device,
+                            out=Path(args.out) if args.out else None, force=args.force,
+                            validate=args.validate, mobile=args.mobile)
+    log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    artifact = export_model(model, options, log=log)
+    size = sum(f.stat().st_size for f in artifact.path.rglob("*") if f.is_file()) / 1e6
+    print(f"{artifact.metadata.format} {artifact.metadata.precision.name}: {artifact.path} "
+          f"({size:.1f} MB, {artifact.export_seconds:.1f} s)")
+    print(f"next: poseexport predict --model {artifact.path} --source IMAGE")
+    return 0

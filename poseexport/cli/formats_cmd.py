@@ -1,0 +1,47 @@
+"""`poseexport formats`: every registered export format and whether it works here."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("formats", help="list export formats and whether they run here",
+                            description="The format table, read from the backend registry.")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(run=run)
+
+
+def format_rows() -> list[dict]:
+    from ..backends.registry import get_backend, registered
+
+    rows = []
+    for name, target in registered().items():
+        try:
+            backend = get_backend(name)
+        except ImportError as err:
+            rows.append({"format": name, "argument": name, "suffix": "?", "extra": "?",
+                         "available": False, "why_not": f"plugin {target} failed to import: {err}",
+                         "precisions": [], "dynamic": False, "source": "?"})
+            continue
+        available = backend.availability()
+        rows.append({"format": backend.title, "argument": name, "suffix": backend.suffix or "folder",
+                     "extra": backend.extra or "-", "available": bool(available),
+                     "why_not": available.reason, "precisions": list(backend.capabilities.precisions),
+                     "dynamic": backend.capabilities.dynamic, "source": backend.source})
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = format_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("format", "argument", "suffix", "extra", "available", "precisions", "dynamic", "source")
+    table = [[r["format"], r["argument"], r["suffix"], r["extra"],
+              "yes" if r["available"] else f"no: {r['why_not']}", ",".join(r["precisions"]),
+              "yes" if r["dynamic"] else "no", r["source"]] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
+    for line in [header, ["-" * w for w in widths], *table]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    return 0

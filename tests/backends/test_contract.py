@@ -1,0 +1,144 @@
+"""The backend contract, parametrised over the registry, on the tiny test network.
+
+export -> load (by folder and by a renamed bare file) -> compare with PyTorch; metadata
+and manifest; refusals; a crashing converter leaves nothing behind. A backend that
+cannot run here is skipped with its own availability() reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import poseexport
+from poseexport import PoseModel
+from poseexport.backends.registry import get_backend, registered
+from poseexport.errors import ExportFailedError, UnsupportedOptionError
+from poseexport.metadata import Metadata
+
+FORMATS = sorted(registered())
+IMGSZ = 64
+
+
+def available_backend(name):
+    backend = get_backend(name)
+    available = backend.availability()
+    if not available:
+        pytest.skip(f"{name}: {available.reason}")
+    return backend
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return PoseModel("posenet-test")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny, tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            available_backend(name)
+            out = tmp_path_factory.mktemp(name) / "artifact"
+            cache[name] = tiny.export(name, imgsz=IMGSZ, out=out, log=lambda *_: None)
+        return cache[name]
+    return get
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_export_load_matches_pytorch(name, tiny, exported):
+    artifact = exported(name)
+    assert artifact.report.passed, artifact.report.table()
+    x = np.random.default_rng(1).random((1, 3, IMGSZ, IMGSZ), dtype=np.float32)
+    expected = tiny.fuse().forward_numpy(x) if False else _reference(tiny, x)
+    with poseexport.load(artifact.path) as runner:
+        got = runner.infer(x)
+        assert runner.names == {0: "person"} and runner.kpt_shape == (17, 3)
+    assert got.shape == expected.shape == (1, 56, 84)
+    assert float(np.abs(got - expected).max()) < 1e-3
+
+
+def _reference(model, x):
+    import copy
+
+    net = copy.deepcopy(model.net).eval().fuse()
+    with torch.no_grad():
+        return net(torch.from_numpy(x)).numpy()
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_metadata_and_manifest(name, exported):
+    artifact = exported(name)
+    meta = Metadata.from_json((artifact.path / "metadata.json").read_text())
+    assert meta.format == name and meta.precision.name == "fp32"
+    assert meta.model.kpt_shape == (17, 3) and meta.model.names == {0: "person"}
+    assert meta.model.keypoint_names[0] == "nose" and len(meta.model.skeleton) == 19
+    assert meta.inputs[0].shape[-2:] == (IMGSZ, IMGSZ) or meta.inputs[0].shape[1:3] == (IMGSZ, IMGSZ)
+    assert meta.outputs[0].channels[:5] == ("cx", "cy", "w", "h", "score:person")
+    assert meta.validation["passed"] is True
+    manifest = json.loads((artifact.path / "manifest.json").read_text())
+    for rel, digest in manifest["files"].items():
+        assert hashlib.sha256((artifact.path / rel).read_bytes()).hexdigest() == digest
+    assert "metadata.json" in manifest["files"]
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_renamed_artifact_loads_from_native_metadata(name, exported, tmp_path):
+    artifact = exported(name)
+    main = artifact.main_file
+    if main.is_file() and main.suffix != ".xml":
+        moved = tmp_path / f"best{main.suffix}x"  # new name, odd suffix, no sidecar beside it
+        shutil.copy(main, moved)
+    else:
+        folder = tmp_path / "renamed"
+        shutil.copytree(artifact.path, folder)
+        (folder / "metadata.json").unlink()
+        (folder / "manifest.json").unlink()
+        moved = next(folder.glob("*.xml"))
+    with poseexport.load(moved) as runner:
+        assert runner.metadata.format == name
+        assert runner.names == {0: "person"} and runner.kpt_shape == (17, 3)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_unsupported_precision_is_refused_with_choices(name, tiny, tmp_path):
+    backend = available_backend(name)
+    if "int8" in backend.capabilities.precisions:
+        pytest.skip(f"{name} supports every precision")
+    with pytest.raises(UnsupportedOptionError, match="supports " + ", ".join(backend.capabilities.precisions)):
+        tiny.export(name, imgsz=IMGSZ, int8=True, data=str(tmp_path), out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_crashing_converter_leaves_nothing_behind(tiny, tmp_path, monkeypatch):
+    backend = get_backend("torchscript")
+
+    def crash(*_args, **_kw):
+        (_args[2] / "half-written.bin").write_bytes(b"\0" * 100)
+        raise RuntimeError("converter segfaulted (simulated)")
+
+    monkeypatch.setattr(backend, "export", crash)
+    with pytest.raises(ExportFailedError, match="converter segfaulted"):
+        tiny.export("torchscript", imgsz=IMGSZ, out=tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_without_data_names_the_option(tiny, tmp_path):
+    with pytest.raises(UnsupportedOptionError, match="--data"):
+        tiny.export("onnx", imgsz=IMGSZ, int8=True, out=tmp_path / "x")
+
+
+def test_too_few_calibration_images_refused_unless_forced(tiny, data_dir, tmp_path):
+    with pytest.raises(UnsupportedOptionError, match="--force"):
+        tiny.export("onnx", imgsz=IMGSZ, int8=True, data=str(data_dir / "images"), out=tmp_path / "x")
+
+
+def test_unknown_format_suggests():
+    with pytest.raises(UnsupportedOptionError, match="did you mean: onnx"):
+        get_backend("onxx")
