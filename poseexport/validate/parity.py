@@ -89,10 +89,37 @@ def compare_outputs(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape: tuple
     return ParityReport(precision=precision, images=len(ref), checks=checks, stats=stats)
 
 
+def compare_nms_outputs(ours: np.ndarray, ref: np.ndarray, kpt_shape: tuple[int, int], tolerance,
+                        precision: str) -> ParityReport:
+    """In-graph NMS outputs (R, max_det, 6+K*D): the same persons, boxes and keypoints."""
+    ref_dets = [r[r[:, 4] > 0] for r in ref.astype(np.float32)]
+    our_dets = [o[o[:, 4] > 0] for o in ours.astype(np.float32)]
+    det = _match_detections(our_dets, ref_dets, kpt_shape)
+    checks = (
+        Check("persons matched", det["match_ratio"], tolerance.min_match_ratio,
+              det["match_ratio"] >= tolerance.min_match_ratio),
+        Check("extra persons", det["persons_extra"], 0, det["persons_extra"] <= max(
+            0, round((1 - tolerance.min_match_ratio) * det["persons_reference"]))),
+        Check("matched box max error", det["box_px_max"], tolerance.box_px,
+              det["box_px_max"] <= tolerance.box_px, "px"),
+        Check("matched keypoint mean error", det["kpt_px_mean"], tolerance.matched_kpt_px,
+              det["kpt_px_mean"] <= tolerance.matched_kpt_px, "px"),
+        Check("matched score drift", det["score_drift_max"], tolerance.score * 2,
+              det["score_drift_max"] <= tolerance.score * 2),
+    )
+    return ParityReport(precision=precision, images=len(ref), checks=checks, stats=det)
+
+
 def _detection_parity(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape) -> dict:
-    k, d = kpt_shape
     ref_dets = non_max_suppression(ref.astype(np.float32), conf=DETECT_CONF, nc=nc)
     our_dets = non_max_suppression(ours.astype(np.float32), conf=DETECT_CONF, nc=nc)
+    return _match_detections(our_dets, ref_dets, kpt_shape)
+
+
+def _match_detections(our_dets: list, ref_dets: list, kpt_shape) -> dict:
+    """Greedy one-to-one matching (IoU >= 0.5) of decoded persons, reference order by score."""
+    k, d = kpt_shape
+    box_errors = [0.0]
     total, matched, kpt_errors, drifts, extra = 0, 0, [], [], 0
     for a, b in zip(our_dets, ref_dets):
         total += len(b)
@@ -108,6 +135,7 @@ def _detection_parity(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape) -> 
             j = order[0]
             used.add(j)
             matched += 1
+            box_errors.append(float(np.abs(a[j, :4] - b[i, :4]).max()))
             kb, ka = b[i, 6:].reshape(k, d), a[j, 6:].reshape(k, d)
             visible = kb[:, 2] >= 0.5 if d == 3 else np.ones(k, bool)
             if visible.any():
@@ -117,6 +145,7 @@ def _detection_parity(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape) -> 
     return {"persons_reference": total, "persons_matched": matched, "persons_extra": extra,
             "match_ratio": matched / total if total else 1.0,
             "kpt_px_mean": float(errs.mean()), "kpt_px_max": float(errs.max()),
+            "box_px_max": max(box_errors),
             "score_drift_max": float(max(drifts) if drifts else 0.0)}
 
 
@@ -129,6 +158,9 @@ def validate_runner(runner, traced, tolerance, precision: str) -> ParityReport:
         outputs.append(np.asarray(runner.infer(x))[:1])
     ours = np.concatenate(outputs)
     nc = len(traced.facts.names)
+    if traced.output_spec.kind == "nms":
+        return compare_nms_outputs(ours, traced.reference_outputs, tuple(traced.facts.kpt_shape),
+                                   tolerance, precision)
     return compare_outputs(ours, traced.reference_outputs, nc, tuple(traced.facts.kpt_shape),
                            tolerance, precision)
 
