@@ -125,3 +125,29 @@ def digest_images(paths: list[Path]) -> str:
     for digest in sorted(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths):
         h.update(digest.encode())
     return h.hexdigest()
+
+
+@dataclass
+class ReferenceSet:
+    """Reference outputs of a PyTorch model for an existing artifact (what validate compares)."""
+
+    facts: ModelFacts
+    output_spec: OutputSpec
+    reference_inputs: np.ndarray
+    reference_names: list[str]
+    reference_outputs: np.ndarray
+
+
+def reference_set(model, metadata) -> ReferenceSet:
+    """Recompute the references an artifact was validated against, from its PyTorch source."""
+    net = copy.deepcopy(model.net).float().cpu().eval().fuse()
+    module: nn.Module = net
+    if metadata.outputs[0].kind == "nms":
+        opts = metadata.options
+        module = NmsWrapper(net, conf=opts.get("conf", 0.25), iou=opts.get("iou", 0.7),
+                            max_det=opts.get("max_det", 300))
+    h, w = metadata.model.imgsz
+    names, images = _reference_images()
+    inputs, _ = preprocess(images, (h, w), stride=metadata.model.stride)
+    return ReferenceSet(facts=metadata.model, output_spec=metadata.outputs[0], reference_inputs=inputs,
+                        reference_names=names, reference_outputs=_run(module, inputs))
