@@ -80,12 +80,12 @@ def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_
         if counts[c] == 0:
             continue
         mine = pred_cls == c
-        ctp = np.cumsum(tp[mine], axis=0, dtype=np.float64)
-        cfp = np.cumsum(~tp[mine], axis=0, dtype=np.float64)
         if not mine.any():
             ap[c] = 0.0
             pr_curve[c] = 0.0
             continue
+        ctp = np.cumsum(tp[mine], axis=0, dtype=np.float64)
+        cfp = np.cumsum(~tp[mine], axis=0, dtype=np.float64)
         recall = ctp / counts[c]
         precision = ctp / (ctp + cfp)
         for t in range(n_thr):
