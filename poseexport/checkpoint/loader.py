@@ -1,11 +1,11 @@
 """Open any pose checkpoint (ours or Ultralytics') into a PoseNet plus its facts."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadCheckpointError
+from ..weights import sha256_file
 from ..nn.network import PoseNet
 from .native import is_native_checkpoint, read_native
 from .safe_unpickle import restricted_load
@@ -29,7 +29,7 @@ class LoadedCheckpoint:
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     path = Path(path)
     obj = restricted_load(path)
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if is_native_checkpoint(obj):
         config, facts, state = read_native(obj)
         net = PoseNet(config, scale=config.get("scale"), nc=config.get("nc"),
@@ -50,11 +50,3 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     names = {int(k): str(v) for k, v in (facts.get("names") or {0: "person"}).items()}
     return LoadedCheckpoint(net=net, names=names, kpt_shape=tuple(net.kpt_shape), source=path,
                             sha256=digest, origin=origin, facts=facts, raw=obj)
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -123,9 +123,9 @@ def build_source(name: str, ctx: ExportContext):
 
 def write_sidecars(folder: Path, metadata: Metadata, main: Path) -> None:
     (folder / METADATA_FILE).write_text(metadata.to_json())
-    from ..checkpoint.loader import sha256_of
+    from ..weights import sha256_file
 
-    files = {str(p.relative_to(folder)): sha256_of(p) for p in sorted(folder.rglob("*"))
+    files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
              if p.is_file() and p.name != MANIFEST_FILE}
     manifest = {"main": str(main), "format": metadata.format, "files": files}
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
