@@ -122,6 +122,12 @@ class PoseModel:
         return (f"PoseModel({self.arch_name}: {info['layers']} layers, {info['parameters']:,} "
                 f"parameters, kpt_shape={info['kpt_shape']}, names={self.names})")
 
+    def val(self, data=None, **options):
+        """Box and pose mAP on a dataset yaml (default: the data this model last used); see poseexport.val."""
+        from .val import validate_model
+
+        return validate_model(self, data, **options)
+
 
 def is_architecture_name(model: str | Path) -> bool:
     """yaml files and model_zoo config names build a new network; anything else is weights."""

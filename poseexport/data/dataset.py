@@ -97,7 +97,7 @@ def _scan(images: list[Path], labels: list[Path], config: DatasetConfig, progres
     from tqdm import tqdm
 
     entries = []
-    pairs = tqdm(list(zip(images, labels)), desc=f"scan labels", unit="img", leave=False,
+    pairs = tqdm(list(zip(images, labels)), desc="scan labels", unit="img", leave=False,
                  file=sys.stderr, disable=(not progress) or None)
     for image, label in pairs:
         entries.append(_scan_one(image, label, config))

@@ -67,8 +67,9 @@ class ClassAP:
 def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray,
                  nc: int, method: str = "continuous") -> ClassAP:
     """AP per class and threshold from (m, T) true-positive flags of all predictions."""
-    tp = np.asarray(tp, dtype=bool).reshape(len(conf), -1)
-    n_thr = tp.shape[1] if tp.ndim == 2 and tp.shape[1] else 10
+    tp = np.asarray(tp, dtype=bool)
+    tp = tp[:, None] if tp.ndim == 1 else tp
+    n_thr = tp.shape[1]
     order = np.argsort(-np.asarray(conf), kind="stable")
     tp, conf, pred_cls = tp[order], np.asarray(conf)[order], np.asarray(pred_cls)[order]
     counts = np.bincount(np.asarray(target_cls, dtype=np.int64), minlength=nc)[:nc]

@@ -56,31 +56,25 @@ def match_predictions(pred_cls: np.ndarray, gt_cls: np.ndarray, similarity: np.n
                       thresholds: np.ndarray = IOU_THRESHOLDS) -> np.ndarray:
     """(m, T) bool: is prediction j a true positive at threshold t?
 
-    `similarity` is (n_gt, m_pred) IoU or OKS. For each threshold, pairs of the same
-    class with similarity >= t are taken greedily, highest similarity first, each
-    GT and each prediction used at most once (ties: lower GT index, then lower
-    prediction index, i.e. the higher-scoring prediction when predictions are
-    sorted by score).
+    `similarity` is (n_gt, m_pred) IoU or OKS; predictions must come in descending
+    score order (as NMS returns them). For each threshold: every prediction picks
+    the same-class GT it overlaps most, if that similarity is >= t; each GT is then
+    credited to the FIRST (highest-scoring) prediction that picked it, and the
+    other predictions that picked it are false positives. This is the YOLO-style
+    rule; note that it is not COCO's (see `coco_protocol.py`), where a prediction
+    that loses its best GT may still take its second best.
     """
     m = len(pred_cls)
     tp = np.zeros((m, len(thresholds)), dtype=bool)
     if m == 0 or len(gt_cls) == 0:
         return tp
-    sim = np.where(np.asarray(gt_cls)[:, None] == np.asarray(pred_cls)[None, :], similarity, 0.0)
-    gi, pj = np.nonzero(sim >= thresholds.min())
-    if len(gi) == 0:
-        return tp
-    values = sim[gi, pj]
-    order = np.lexsort((pj, gi, -values))  # by similarity desc, then gt, then prediction
-    gi, pj, values = gi[order], pj[order], values[order]
+    same = np.asarray(gt_cls)[:, None] == np.asarray(pred_cls)[None, :]
+    sim = np.where(same, similarity, -1.0)
+    best_gt = sim.argmax(0)  # (m,) ties: lowest GT index
+    best = sim[best_gt, np.arange(m)]
     for t, threshold in enumerate(thresholds):
-        used_gt, used_pred = set(), set()
-        for g, p, v in zip(gi, pj, values):
-            if v < threshold:
-                break  # sorted descending: nothing further reaches this threshold
-            if g in used_gt or p in used_pred:
-                continue
-            used_gt.add(g)
-            used_pred.add(p)
-            tp[p, t] = True
+        candidates = np.flatnonzero(best >= threshold)
+        # np.unique's return_index gives each GT's first (highest-scoring) candidate
+        _, first = np.unique(best_gt[candidates], return_index=True)
+        tp[candidates[first], t] = True
     return tp

@@ -7,7 +7,7 @@ have ground truth; per-class values of classes without any are nan.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class TaskMetrics:
 
     kind: str  # "box" or "pose"
     result: ClassAP
-    thresholds: np.ndarray = IOU_THRESHOLDS
+    thresholds: np.ndarray = field(default_factory=IOU_THRESHOLDS.copy)
 
     @staticmethod
     def compute(kind: str, tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray,

@@ -1,0 +1,69 @@
+"""`poseexport val`: box and pose mAP of a model or exported artifact on a YOLO-pose dataset."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .common import add_model_argument, image_size, positive_int, unit_float
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "val", help="box and pose mAP on a YOLO-pose dataset",
+        description="Validate a checkpoint or an exported artifact on a dataset yaml: YOLO-style "
+                    "box and pose precision, recall, mAP50, mAP75, mAP50-95, and, when the dataset "
+                    "ships a COCO keypoints JSON, the COCO protocol (ours and the official evaluator).",
+        epilog="example: poseexport val --model yolo11n-pose.pt --data coco8-pose.yaml --rect")
+    add_model_argument(parser)
+    parser.add_argument("--data", "-d", required=True, help="dataset yaml (paths relative to the yaml)")
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="inference size, one side or H,W; a multiple of 32 (default 640, or the "
+                             "artifact's fixed size)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="images per inference call (default 1)")
+    parser.add_argument("--conf", type=unit_float, default=0.001, help="minimum person score (default 0.001)")
+    parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (default 0.7)")
+    parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
+    parser.add_argument("--rect", action="store_true",
+                        help="letterbox each batch to a minimal stride-aligned rectangle instead of a square")
+    parser.add_argument("--rect-pad", type=float, default=0.0, metavar="STRIDES",
+                        help="with --rect: extra padding of each batch shape in strides; 0.5 reproduces "
+                             "the reference YOLO val loader (default 0)")
+    parser.add_argument("--split", default="val", help="dataset split to evaluate (default val)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda:0 (default cpu)")
+    parser.add_argument("--save-dir", metavar="DIR", help="write PR-curve plots and predictions.json to DIR")
+    parser.add_argument("--json", metavar="PATH", help="write COCO-format predictions to PATH")
+    parser.add_argument("--report", metavar="PATH", help="write the metrics as JSON to PATH ('-' for stdout)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..artifact_model import open_model
+    from ..val import validate_model
+
+    model = open_model(args.model, device=args.device)
+    options = dict(batch=args.batch, conf=args.conf, iou=args.iou, max_det=args.max_det,
+                   rect=args.rect, rect_pad=args.rect_pad, split=args.split, save_dir=args.save_dir,
+                   json_path=args.json, progress=not args.quiet)
+    if args.imgsz is not None:
+        options["imgsz"] = args.imgsz
+    metrics = validate_model(model, args.data, **options)
+    report = metrics.dataset
+    print(f"{args.model} on {args.data} ({report.summary()})", file=sys.stderr)
+    for line in report.issue_lines(limit=10):
+        print(f"  skipped/warned: {line}", file=sys.stderr)
+    print(metrics.table())
+    for note in metrics.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for path in metrics.files:
+        print(f"wrote {path}", file=sys.stderr)
+    if args.report:
+        text = json.dumps(metrics.to_dict(), indent=2)
+        if args.report == "-":
+            print(text)
+        else:
+            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.report).write_text(text)
+    return 0

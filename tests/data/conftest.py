@@ -1,0 +1,26 @@
+"""A writable copy of coco8-pose for tests that break or change labels; caches stay in tmp."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Label caches that would go to the user cache go to a tmp folder instead."""
+    monkeypatch.setenv("POSEEXPORT_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))
+
+
+@pytest.fixture
+def coco8_copy(data_dir: Path, tmp_path: Path) -> Path:
+    """A writable tmp copy of coco8-pose (the shared folder is read-only); returns the yaml."""
+    root = tmp_path / "coco8-pose"
+    shutil.copytree(data_dir / "coco8-pose", root)
+    for folder, _, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    return root / "coco8-pose.yaml"
