@@ -41,20 +41,31 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Largest acceptable differences against the PyTorch reference."""
+    """Largest acceptable differences against the PyTorch reference.
 
-    box_px: float  # raw box channels, pixels of the letterboxed input
-    score: float  # raw score channels (0..1)
-    kpt_px: float  # raw keypoint coordinates, pixels
+    `score` bounds the raw per-anchor score error. INT8 has none: it moves a person's peak
+    score to a neighbouring anchor (one anchor 0.91 -> 0.00, its neighbour 0.36 -> 0.91)
+    while the persons after NMS stay the same, so int8 is judged on matched persons
+    (`score_drift`, keypoints, match ratio) instead.
+    """
+
+    box_px: float  # raw box channels on relevant anchors, pixels of the letterboxed input
+    score: float | None  # raw score channels (0..1), every anchor; None: not checked
+    kpt_px: float  # raw keypoint coordinates on relevant anchors, pixels
     matched_kpt_px: float  # mean keypoint error of matched persons, pixels
+    score_drift: float  # largest score change of a matched person
     min_match_ratio: float = 1.0  # matched persons / reference persons
 
 
 DEFAULT_TOLERANCES = {
-    "fp32": Tolerance(box_px=0.05, score=1e-3, kpt_px=0.05, matched_kpt_px=0.05),
-    "fp16": Tolerance(box_px=2.0, score=0.05, kpt_px=3.0, matched_kpt_px=1.0),
-    "bf16": Tolerance(box_px=8.0, score=0.08, kpt_px=8.0, matched_kpt_px=4.0, min_match_ratio=0.8),
-    "int8": Tolerance(box_px=30.0, score=0.25, kpt_px=40.0, matched_kpt_px=6.0, min_match_ratio=0.75),
+    "fp32": Tolerance(box_px=0.05, score=1e-3, kpt_px=0.05, matched_kpt_px=0.05, score_drift=2e-3),
+    "fp16": Tolerance(box_px=2.0, score=0.05, kpt_px=3.0, matched_kpt_px=1.0, score_drift=0.05),
+    "bf16": Tolerance(box_px=8.0, score=0.2, kpt_px=8.0, matched_kpt_px=4.0, score_drift=0.1,
+                      min_match_ratio=0.8),
+    # measured on yolo11n-pose, 5 real images, 13 persons: box 4-12 px, matched keypoints
+    # 2.2-2.8 px, score drift 0.03, every person matched (ONNX Runtime QDQ and NNCF)
+    "int8": Tolerance(box_px=25.0, score=None, kpt_px=40.0, matched_kpt_px=4.0, score_drift=0.15,
+                      min_match_ratio=0.85),
 }
 
 

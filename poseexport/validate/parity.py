@@ -73,18 +73,20 @@ def compare_outputs(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape: tuple
                   for g, v in groups.items()})
     det = _detection_parity(ours, ref, nc, kpt_shape)
     stats.update(det)
+    score_check = () if tolerance.score is None else (
+        Check("score max error", stats["score_max_all"], tolerance.score,
+              stats["score_max_all"] <= tolerance.score),)
     checks = (
         Check("box max error", stats["box_max"], tolerance.box_px, stats["box_max"] <= tolerance.box_px, "px"),
-        Check("score max error", stats["score_max_all"], tolerance.score,
-              stats["score_max_all"] <= tolerance.score),
+        *score_check,
         Check("keypoint max error", stats["kpt_xy_max"], tolerance.kpt_px,
               stats["kpt_xy_max"] <= tolerance.kpt_px, "px"),
         Check("persons matched", det["match_ratio"], tolerance.min_match_ratio,
               det["match_ratio"] >= tolerance.min_match_ratio),
         Check("matched keypoint mean error", det["kpt_px_mean"], tolerance.matched_kpt_px,
               det["kpt_px_mean"] <= tolerance.matched_kpt_px, "px"),
-        Check("matched score drift", det["score_drift_max"], tolerance.score * 2,
-              det["score_drift_max"] <= tolerance.score * 2),
+        Check("matched score drift", det["score_drift_max"], tolerance.score_drift,
+              det["score_drift_max"] <= tolerance.score_drift),
     )
     return ParityReport(precision=precision, images=len(ref), checks=checks, stats=stats)
 
@@ -104,8 +106,8 @@ def compare_nms_outputs(ours: np.ndarray, ref: np.ndarray, kpt_shape: tuple[int,
               det["box_px_max"] <= tolerance.box_px, "px"),
         Check("matched keypoint mean error", det["kpt_px_mean"], tolerance.matched_kpt_px,
               det["kpt_px_mean"] <= tolerance.matched_kpt_px, "px"),
-        Check("matched score drift", det["score_drift_max"], tolerance.score * 2,
-              det["score_drift_max"] <= tolerance.score * 2),
+        Check("matched score drift", det["score_drift_max"], tolerance.score_drift,
+              det["score_drift_max"] <= tolerance.score_drift),
     )
     return ParityReport(precision=precision, images=len(ref), checks=checks, stats=det)
 
