@@ -57,7 +57,8 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
     if options.nms:
         module = NmsWrapper(net, conf=options.conf, iou=options.iou, max_det=options.max_det)
     h, w = options.imgsz
-    example = torch.zeros(options.batch, 3, h, w)
+    # torch.export specialises a dimension traced at size 1, so a dynamic batch traces at 2
+    example = torch.zeros(max(options.batch, 2) if options.dynamic else options.batch, 3, h, w)
     dynamic_shapes = None
     if options.dynamic:
         batch = torch.export.Dim("batch", min=1, max=64)

@@ -142,3 +142,21 @@ def test_too_few_calibration_images_refused_unless_forced(tiny, data_dir, tmp_pa
 def test_unknown_format_suggests():
     with pytest.raises(UnsupportedOptionError, match="did you mean: onnx"):
         get_backend("onxx")
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_dynamic_export_runs_at_two_sizes(name, tiny, tmp_path):
+    backend = available_backend(name)
+    if not backend.capabilities.dynamic:
+        with pytest.raises(UnsupportedOptionError, match="dynamic"):
+            tiny.export(name, imgsz=IMGSZ, dynamic=True, out=tmp_path / "d")
+        return
+    artifact = tiny.export(name, imgsz=IMGSZ, dynamic=True, out=tmp_path / "d", log=lambda *_: None)
+    assert artifact.metadata.inputs[0].shape == ("batch", 3, "height", "width")
+    rng = np.random.default_rng(2)
+    with poseexport.load(artifact.path) as runner:
+        for shape, anchors in (((1, 3, 64, 64), 84), ((3, 3, 96, 128), 252)):
+            x = rng.random(shape, dtype=np.float32)
+            got = runner.infer(x)
+            assert got.shape == (shape[0], 56, anchors)
+            assert float(np.abs(got - _reference(tiny, x)).max()) < 1e-3
