@@ -1,0 +1,159 @@
+"""OpenVINO IR (`<arch>.xml` + `.bin` in the artifact folder), converted from the fp32 ONNX.
+
+fp32 keeps fp32 weights, fp16 stores fp16 weights (computed in f32 at run time), int8 is
+NNCF post-training quantisation with the pose decode left in float (see openvino_int8).
+Metadata lives in the IR's rt_info under model_info/poseexport (JSON) and in the
+metadata.json sidecar. Every artifact is compiled with INFERENCE_PRECISION_HINT=f32:
+on CPUs with AMX or AVX512-FP16 OpenVINO otherwise runs in bf16/fp16, which is faster
+but no longer an fp32 (or fp16-weight) model.
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from poseexport.errors import BadArtifactError, UnsupportedOptionError
+from poseexport.metadata import METADATA_KEY, Metadata
+
+from .base import Artifact, Backend, Capabilities, Runner, require
+
+RT_INFO_PATH = ["model_info", METADATA_KEY]  # where the metadata JSON sits in rt_info
+# the inference precision each artifact precision is compiled with (the CPU default would be bf16)
+RUNTIME_PRECISION = {"fp32": "f32", "fp16": "f32", "int8": "f32"}
+
+
+class OpenVinoBackend(Backend):
+    name = "openvino"
+    title = "OpenVINO"
+    extra = "openvino"
+    source = "onnx"  # the fp32 ONNX file the pipeline derives once from the traced graph
+    suffix = ""  # a folder holding <arch>.xml and <arch>.bin
+    capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
+    requires = ("openvino",)
+
+    def export(self, ctx, source, out_dir: Path) -> Artifact:
+        ov = require("openvino", "openvino")
+        precision = ctx.options.precision
+        model = ov.convert_model(str(source.main_file))
+        _drop_onnx_metadata(model)
+        if precision == "int8":
+            from .openvino_int8 import quantize_int8
+
+            model, method = quantize_int8(model, ctx)
+            ctx.metadata = _with_calibration(ctx.metadata, ctx.calibration, method)
+        ctx.metadata = replace(ctx.metadata, precision=replace(
+            ctx.metadata.precision, notes=f"run with INFERENCE_PRECISION_HINT={RUNTIME_PRECISION[precision]}"))
+        model.set_rt_info(ctx.metadata.to_json(), RT_INFO_PATH)
+        xml = out_dir / f"{ctx.traced.facts.arch}.xml"
+        ov.save_model(model, str(xml), compress_to_fp16=precision == "fp16")
+        return Artifact(path=out_dir, main_file=xml, metadata=ctx.metadata, files=[xml, xml.with_suffix(".bin")])
+
+    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
+        return OpenVinoRunner(artifact, device)
+
+    def sniff(self, path: Path) -> bool:
+        xml = _find_xml(path)
+        if xml is None:
+            return False
+        try:
+            return read_metadata(xml) is not None
+        except Exception:
+            return False
+
+    def read_native_metadata(self, path: Path) -> Metadata | None:
+        xml = _find_xml(path)
+        return read_metadata(xml) if xml is not None else None
+
+    def toolchain_versions(self) -> dict[str, str]:
+        versions = super().toolchain_versions()
+        try:
+            import nncf
+
+            versions["nncf"] = nncf.__version__
+        except ImportError:
+            pass
+        return versions
+
+
+class OpenVinoRunner(Runner):
+    """A compiled IR. `threads` caps CPU threads; `inference_precision` overrides the
+    artifact's recorded hint (e.g. "bf16" to measure the CPU default)."""
+
+    def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None,
+                 inference_precision: str | None = None):
+        super().__init__(artifact)
+        ov = require("openvino", "openvino")
+        core = ov.Core()
+        target = device.split(":")[0].upper()
+        if target not in core.available_devices:
+            raise UnsupportedOptionError(f"OpenVINO cannot run on '{device}'",
+                                         f"this machine offers {', '.join(core.available_devices)}",
+                                         "pass --device cpu")
+        xml = Path(artifact.main_file)
+        model = core.read_model(str(xml), str(xml.with_suffix(".bin")))
+        self.inference_precision = inference_precision or RUNTIME_PRECISION.get(
+            self.metadata.precision.name, "f32")
+        config = {"INFERENCE_PRECISION_HINT": self.inference_precision, "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self.compiled = core.compile_model(model, target, config)
+        self.request = self.compiled.create_infer_request()
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(images, dtype=np.float32)
+        self.request.infer({0: x})
+        return np.array(self.request.get_output_tensor(0).data, dtype=np.float32)
+
+    def close(self) -> None:
+        self.request = None
+        self.compiled = None
+
+
+def read_metadata(xml: Path) -> Metadata | None:
+    """The poseexport JSON from an IR's rt_info, read with the XML parser (no weights needed)."""
+    try:
+        root = ElementTree.parse(xml).getroot()
+    except (ElementTree.ParseError, OSError) as err:
+        raise BadArtifactError(f"{xml} is not a readable OpenVINO IR", str(err), "re-export it") from err
+    if root.tag != "net":
+        return None
+    entry = root.find("rt_info/" + "/".join(RT_INFO_PATH))
+    if entry is None or entry.get("value") is None:
+        return None
+    return Metadata.from_json(entry.get("value"))
+
+
+def _find_xml(path: Path) -> Path | None:
+    """The IR's xml: the file itself, or the single .xml inside a folder."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.xml"))
+        return found[0] if len(found) == 1 else None
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip()
+    return path if head.startswith(b"<?xml") and b"<net " in head else None
+
+
+def _drop_onnx_metadata(model) -> None:
+    """convert_model copies the ONNX metadata_props into rt_info/framework, including a stale
+    poseexport entry that says format "onnx": keep the other keys, drop that one."""
+    rt_info = model.get_rt_info()
+    if "framework" not in rt_info.keys():
+        return
+    framework = rt_info["framework"]
+    if METADATA_KEY not in framework:
+        return
+    del rt_info["framework"]
+    for key, value in framework.items():
+        if key != METADATA_KEY:
+            model.set_rt_info(value.astype(str), ["framework", key])
+
+
+def _with_calibration(metadata: Metadata, calibration, method: str) -> Metadata:
+    cal = replace(calibration.info, method=method)
+    return replace(metadata, precision=replace(metadata.precision, calibration=cal))
