@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from poseexport.errors import MissingDependencyError
+from poseexport.errors import BadArtifactError, MissingDependencyError
 from poseexport.metadata import Metadata
 
 
@@ -156,6 +156,14 @@ class Backend:
     def sniff(self, path: Path) -> bool:
         """Does this file or folder look like this format (by content, not name)?"""
         return False
+
+    def main_file_in(self, folder: Path) -> Path:
+        """The file a runtime opens inside an artifact folder that has lost its manifest."""
+        found = sorted(folder.glob(f"*{self.suffix}")) if self.suffix else []
+        if not found:
+            raise BadArtifactError(f"{folder} holds no {self.title} model file", "the folder is incomplete",
+                                   "pass the model file itself, or re-export")
+        return found[0]
 
     def toolchain_versions(self) -> dict[str, str]:
         versions = {}

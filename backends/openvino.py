@@ -4,8 +4,8 @@ fp32 keeps fp32 weights, fp16 stores fp16 weights (computed in f32 at run time),
 NNCF post-training quantisation with the pose decode left in float (see openvino_int8).
 Metadata lives in the IR's rt_info under model_info/poseexport (JSON) and in the
 metadata.json sidecar. Every artifact is compiled with INFERENCE_PRECISION_HINT=f32:
-on CPUs with AMX or AVX512-FP16 OpenVINO otherwise runs in bf16/fp16, which is faster
-but no longer an fp32 (or fp16-weight) model.
+on CPUs with bf16 support (AMX, AVX512_BF16) OpenVINO otherwise computes in bf16, which
+is faster but no longer the model that was validated.
 """
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ class OpenVinoBackend(Backend):
 
     def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
         return OpenVinoRunner(artifact, device)
+
+    def main_file_in(self, folder: Path) -> Path:
+        xml = _find_xml(folder)
+        if xml is None:
+            return super().main_file_in(folder)
+        return xml
 
     def sniff(self, path: Path) -> bool:
         xml = _find_xml(path)

@@ -29,11 +29,12 @@ def load(path: str | Path, device: str = "cpu"):
         main = _main_file(folder, path)
         backend = get_backend(metadata.format)
         return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device)
-    if path.is_file():
+    if path.exists():  # a bare file, or a folder without sidecar (an OpenVINO xml + bin)
         for backend in _sniffers():
             if backend.sniff(path):
                 metadata = backend.read_native_metadata(path)
-                return backend.load(Artifact(path=folder, main_file=path, metadata=metadata), device=device)
+                main = path if path.is_file() else backend.main_file_in(path)
+                return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device)
     raise BadArtifactError(
         f"{path} is not a poseexport artifact",
         "it has no metadata.json beside it and no format recognised its contents",

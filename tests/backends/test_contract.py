@@ -160,3 +160,13 @@ def test_dynamic_export_runs_at_two_sizes(name, tiny, tmp_path):
             got = runner.infer(x)
             assert got.shape == (shape[0], 56, anchors)
             assert float(np.abs(got - _reference(tiny, x)).max()) < 1e-3
+
+
+def test_folder_without_sidecars_loads_by_content(exported, tmp_path):
+    artifact = exported("openvino")
+    folder = tmp_path / "bare"
+    shutil.copytree(artifact.path, folder)
+    (folder / "metadata.json").unlink()
+    (folder / "manifest.json").unlink()
+    with poseexport.load(folder) as runner:
+        assert runner.metadata.format == "openvino" and runner.kpt_shape == (17, 3)

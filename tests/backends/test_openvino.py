@@ -57,7 +57,7 @@ def test_fp32_matches_pytorch_at_two_sizes_in_f32(tiny, fp32):
         "manifest.json", "metadata.json", "posenet-test.bin", "posenet-test.xml"]
     assert fp32.metadata.inputs[0].shape == ("batch", 3, "height", "width")
     with poseexport.load(fp32.path) as runner:
-        assert runner.inference_precision == "f32"  # not the bf16 the CPU plugin picks on AMX
+        assert runner.inference_precision == "f32"  # not the bf16 the CPU plugin picks where it can
         assert runner.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
         for shape in ((1, 3, IMGSZ, IMGSZ), (2, 3, 96, 128)):
             x = images(*shape)
@@ -162,25 +162,17 @@ def test_real_model_fp32_matches_pytorch(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_model_int8_keeps_persons_and_keypoints(data_dir, tmp_path):
-    from poseexport.export.trace import reference_set
-    from poseexport.validate.parity import validate_runner
-
+def test_real_model_int8_passes_validation(data_dir, tmp_path):
     model = PoseModel(str(data_dir / "weights" / "yolo11n-pose.pt"))
     artifact = model.export("openvino", int8=True, data=str(data_dir / "calib-people"), fraction=0.3,
-                            force=True, validate=False, out=tmp_path / "int8", **QUIET)
-    with poseexport.load(artifact.path) as runner:
-        report = validate_runner(runner, reference_set(model, artifact.metadata),
-                                 BACKEND.tolerances["int8"], "int8")
-    stats = report.stats
-    # measured: 13/13 persons, matched keypoints 1.6 px, matched score drift 0.016, raw box 8 px,
-    # raw keypoints 8.7 px. The raw "score max error" check (max over every anchor, limit 0.25)
-    # is met by no int8 configuration tried (0.40-0.91): single P5 anchors are chaotic; the
-    # fp32 model itself moves one by 0.38 under 1 grey level of input noise.
-    failed = {c.name for c in report.checks if not c.passed}
-    assert failed <= {"score max error"}, report.table()
+                            force=True, out=tmp_path / "int8", **QUIET)
+    assert artifact.report.passed, artifact.report.table()
+    stats = artifact.report.stats
+    # measured (63 images): 13/13 persons, matched keypoints 1.6 px, score drift 0.016, raw box
+    # 8 px and keypoints 8.7 px on relevant anchors (a single P5 anchor's raw score moves by up
+    # to 0.5: the fp32 model itself moves one by 0.38 under 1 grey level of input noise)
     assert stats["match_ratio"] == 1.0 and stats["kpt_px_mean"] < 2.5 and stats["score_drift_max"] < 0.05
-    assert stats["score_mean"] < 0.05, report.table()
+    assert stats["score_mean"] < 0.05
     calibration = artifact.metadata.precision.calibration
     assert calibration.images == 63 and "nncf" in calibration.method and "float" in calibration.method
     assert BACKEND.read_native_metadata(artifact.main_file).precision == artifact.metadata.precision
