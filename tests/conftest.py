@@ -1,6 +1,8 @@
 """Shared fixtures: the real test data (found through $POSEEXPORT_DATA, default ../shared/data)."""
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,21 @@ def official_pt(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def official_onnx(data_dir: Path) -> Path:
     return data_dir / "weights" / "yolo11n-pose.onnx"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Label caches and downloads that would go to the user cache go to a tmp folder instead."""
+    monkeypatch.setenv("POSEEXPORT_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))
+
+
+@pytest.fixture
+def coco8_copy(data_dir: Path, tmp_path: Path) -> Path:
+    """A writable tmp copy of coco8-pose (the shared folder is read-only); returns the yaml."""
+    root = tmp_path / "coco8-pose"
+    shutil.copytree(data_dir / "coco8-pose", root)
+    for folder, _, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    return root / "coco8-pose.yaml"
