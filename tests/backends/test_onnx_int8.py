@@ -25,7 +25,7 @@ from poseexport.validate.parity import _match_detections
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from poseexport.backends.onnx_int8 import ImageReader, head_decode_nodes, percentile_ranges  # noqa: E402
+from poseexport.backends.onnx_int8 import ImageReader, head_branch_nodes, head_decode_nodes, percentile_ranges  # noqa: E402
 
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
 
@@ -85,7 +85,13 @@ def test_tiny_int8_quantizes_the_body_and_keeps_the_decode_float(tiny_int8):
         for tensor in by_name[name].output:
             assert all(n.op_type != "QuantizeLinear" for n in graph.node if tensor in n.input)
     # the body convs do run quantized: their weights come from DequantizeLinear
-    body = [n for n in graph.node if n.op_type == "Conv" and n.name not in heads and n.name not in decode]
+    # the head branches (from the neck outputs on) stay float: per stride 3 box convs,
+    # 5 class convs (two depth-wise + point-wise pairs and the output conv), 3 keypoint convs
+    branch = set(head_branch_nodes(graph, heads))
+    branch_convs = [by_name[n] for n in branch if by_name[n].op_type == "Conv"]
+    assert len(branch_convs) == 3 * (3 + 5 + 3)
+    assert all(initializers[c.input[1]].data_type == onnx.TensorProto.FLOAT for c in branch_convs)
+    body = [n for n in graph.node if n.op_type == "Conv" and n.name not in branch and n.name not in decode]
     assert body and all(producer[n.input[1]].op_type == "DequantizeLinear" for n in body)
 
 
