@@ -141,6 +141,13 @@ def test_int8_scope_keeps_the_decode_and_the_last_head_convs_float(fp32):
     assert "Sigmoid" in kinds and "Concat" in kinds
     assert not {"Swish", "MaxPool", "MatMul"} & set(kinds)  # nothing of the network itself
 
+    # the head branches back to the neck: per stride 3 box + 5 class + 3 keypoint convolutions
+    from poseexport.backends.openvino_int8 import head_branch_scope
+
+    branch = [by_name[n] for n in head_branch_scope(model, head_convs)]
+    assert branch.count("Convolution") + branch.count("GroupConvolution") == 3 * (3 + 5 + 3)
+    assert not {"MaxPool", "MatMul", "Concat", "Interpolate"} & set(branch)  # no neck nodes
+
 
 def test_int8_without_nncf_names_the_extra(monkeypatch):
     from poseexport.backends.openvino_int8 import quantize_int8
