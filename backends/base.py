@@ -157,6 +157,10 @@ class Backend:
         """Does this file or folder look like this format (by content, not name)?"""
         return False
 
+    def read_native_metadata(self, path: Path) -> Metadata | None:
+        """The metadata stored inside the model file itself (for artifacts without sidecar)."""
+        return None
+
     def main_file_in(self, folder: Path) -> Path:
         """The file a runtime opens inside an artifact folder that has lost its manifest."""
         found = sorted(folder.glob(f"*{self.suffix}")) if self.suffix else []

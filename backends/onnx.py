@@ -41,7 +41,7 @@ class OnnxBackend(Backend):
             from .onnx_int8 import quantize_int8
 
             model, method = quantize_int8(model, ctx, out_dir)
-            ctx.metadata = _with_calibration(ctx.metadata, ctx.calibration, method)
+            ctx.record_calibration(method)
         set_metadata(model, ctx.metadata)
         onnx.save(model, str(path))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=[path])
@@ -140,10 +140,3 @@ def read_metadata(path: Path) -> Metadata | None:
         if prop.key == METADATA_KEY:
             return Metadata.from_json(prop.value)
     return None
-
-
-def _with_calibration(metadata: Metadata, calibration, method: str) -> Metadata:
-    from dataclasses import replace
-
-    cal = replace(calibration.info, method=method)
-    return replace(metadata, precision=replace(metadata.precision, calibration=cal))

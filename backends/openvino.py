@@ -43,7 +43,7 @@ class OpenVinoBackend(Backend):
             from .openvino_int8 import quantize_int8
 
             model, method = quantize_int8(model, ctx)
-            ctx.metadata = _with_calibration(ctx.metadata, ctx.calibration, method)
+            ctx.record_calibration(method)
         ctx.metadata = replace(ctx.metadata, precision=replace(
             ctx.metadata.precision, notes=f"run with INFERENCE_PRECISION_HINT={RUNTIME_PRECISION[precision]}"))
         model.set_rt_info(ctx.metadata.to_json(), RT_INFO_PATH)
@@ -158,8 +158,3 @@ def _drop_onnx_metadata(model) -> None:
     for key, value in framework.items():
         if key != METADATA_KEY:
             model.set_rt_info(value.astype(str), ["framework", key])
-
-
-def _with_calibration(metadata: Metadata, calibration, method: str) -> Metadata:
-    cal = replace(calibration.info, method=method)
-    return replace(metadata, precision=replace(metadata.precision, calibration=cal))

@@ -58,25 +58,18 @@ def pose_decode_scope(model) -> tuple[list[str], list[list[str]]]:
     outputs), and of each last head convolution (with its bias Add)."""
     decode: list[str] = []
     convs: list[list[str]] = []
-    seen: set[str] = set()
-    stack = [r.input(0).get_source_output().get_node() for r in model.get_results()]
-    while stack:
-        node = stack.pop()
-        name = node.get_friendly_name()
-        if name in seen:
-            continue
-        seen.add(name)
-        kind = node.get_type_name()
-        if kind in ("Constant", "Parameter"):
-            continue
+
+    def next_up(node) -> list:
+        name, kind = node.get_friendly_name(), node.get_type_name()
         if _is_head_conv(node):  # the boundary: record it, don't walk into the network
-            producers = [i.get_source_output().get_node() for i in node.inputs()] if kind == "Add" else []
+            producers = _producers(node) if kind == "Add" else []
             convs.append([name] + [p.get_friendly_name() for p in producers if p.get_type_name() == "Convolution"])
-            continue
+            return []
         decode.append(name)
-        if kind == "ShapeOf":
-            continue  # only the shape is used; its input belongs to the network, not the decode
-        stack += [i.get_source_output().get_node() for i in node.inputs()]
+        # a ShapeOf only reads its input's shape: that input belongs to the network, not the decode
+        return [] if kind == "ShapeOf" else _producers(node)
+
+    _walk_up([r.input(0).get_source_output().get_node() for r in model.get_results()], next_up)
     return decode, convs
 
 
@@ -85,31 +78,46 @@ def head_branch_scope(model, head_convs: list[list[str]]) -> list[str]:
     back to the neck outputs: the walk climbs while an output feeds a single input (a
     neck output feeds several branches and stops it)."""
     nodes = {n.get_friendly_name(): n for n in model.get_ops()}
-    stack = [nodes[name] for group in head_convs for name in group if name in nodes]
-    seen: set[str] = set()
     names: list[str] = []
+
+    def next_up(node) -> list:
+        names.append(node.get_friendly_name())
+        up = []
+        for port in node.inputs():
+            source = port.get_source_output()
+            users = sorted(u.get_node().get_type_name() for u in source.get_target_inputs())
+            if len(users) == 1 or users == ["Multiply", "Sigmoid"]:  # an unfused SiLU counts as one
+                up.append(source.get_node())
+        return up
+
+    _walk_up([nodes[name] for group in head_convs for name in group if name in nodes], next_up)
+    return names
+
+
+def _walk_up(starts: list, next_up) -> None:
+    """Visit nodes towards the inputs, each once; `next_up(node)` handles a node and returns
+    the producers to visit next. Constants and Parameters are never visited."""
+    seen: set[str] = set()
+    stack = list(starts)
     while stack:
         node = stack.pop()
         name = node.get_friendly_name()
         if name in seen:
             continue
         seen.add(name)
-        if node.get_type_name() in ("Constant", "Parameter"):
-            continue
-        names.append(name)
-        for port in node.inputs():
-            source = port.get_source_output()
-            users = sorted(u.get_node().get_type_name() for u in source.get_target_inputs())
-            if len(users) == 1 or users == ["Multiply", "Sigmoid"]:  # an unfused SiLU counts as one
-                stack.append(source.get_node())
-    return names
+        if node.get_type_name() not in ("Constant", "Parameter"):
+            stack += next_up(node)
+
+
+def _producers(node) -> list:
+    return [i.get_source_output().get_node() for i in node.inputs()]
 
 
 def _is_head_conv(node) -> bool:
     """A convolution, or its bias Add, that is not the DFL convolution (which follows a Softmax)."""
     kind = node.get_type_name()
     if kind == "Add":
-        producers = [i.get_source_output().get_node() for i in node.inputs()]
+        producers = _producers(node)
         convs = [p for p in producers if p.get_type_name() == "Convolution"]
         if not convs or not any(p.get_type_name() == "Constant" for p in producers):
             return False

@@ -6,7 +6,6 @@ the torch build has XNNPACK.
 """
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 

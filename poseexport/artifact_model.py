@@ -6,17 +6,15 @@ Every runtime goes through exactly the PyTorch path's pre- and post-processing; 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from .errors import UnsupportedOptionError
-from .predict.predictor import PredictOptions, predict_frames
-from .predict.results import Results
+from .predict.api import PredictsPoses
 from .runtime import is_artifact, load
 
 
-class ArtifactModel:
+class ArtifactModel(PredictsPoses):
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.runner = load(path, device=device)
         self.metadata = self.runner.metadata
@@ -67,17 +65,6 @@ class ArtifactModel:
                 outs.append(self.runner.infer(np.concatenate([part, pad]))[:len(part)])
             return np.concatenate(outs)
         return self.runner.infer(batch)
-
-    def predict(self, source, *, imgsz=None, conf: float = 0.25, iou: float = 0.7,
-                max_det: int = 300, batch: int = 1) -> list[Results]:
-        return list(self.stream(source, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch))
-
-    def stream(self, source, *, imgsz=None, conf: float = 0.25, iou: float = 0.7, max_det: int = 300,
-               batch: int = 1) -> Iterator[Results]:
-        options = PredictOptions(imgsz=self.resolve_imgsz(imgsz), conf=conf, iou=iou, max_det=max_det,
-                                 batch=batch)
-        yield from predict_frames(self.forward_numpy, source, options, names=self.names,
-                                  kpt_shape=self.kpt_shape, stride=self.stride)
 
     def __repr__(self) -> str:
         m = self.metadata

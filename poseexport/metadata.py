@@ -20,15 +20,6 @@ METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "manifest.json"
 METADATA_KEY = "poseexport"  # the key used in native slots (ONNX metadata_props, ...)
 
-COCO_KEYPOINT_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle")
-COCO_FLIP_IDX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
-COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
-                 (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4),
-                 (3, 5), (4, 6))  # 0-based limb pairs
-
 
 @dataclass(frozen=True)
 class Calibration:
@@ -151,11 +142,3 @@ def output_channels(nc: int, kpt_shape: tuple[int, int], names: dict[int, str],
         label = keypoint_names[j] if j < len(keypoint_names) else f"kpt{j}"
         parts += [f"{label}.x", f"{label}.y"] + ([f"{label}.visibility"] if d == 3 else [])
     return tuple(parts)
-
-
-def default_keypoint_facts(kpt_shape: tuple[int, int]):
-    """(names, skeleton, flip_idx) for COCO-17, generic ones for other layouts."""
-    k = kpt_shape[0]
-    if k == 17:
-        return COCO_KEYPOINT_NAMES, COCO_SKELETON, COCO_FLIP_IDX
-    return tuple(f"kpt{i}" for i in range(k)), (), tuple(range(k))

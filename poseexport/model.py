@@ -7,25 +7,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
-
 import numpy as np
 import torch
 
 from .checkpoint.loader import LoadedCheckpoint, load_checkpoint
 from .checkpoint.native import save_native
 from .errors import UnsupportedOptionError
-from .nn.config import resolve_arch
+from .nn.config import BadConfigError, resolve_arch
 from .nn.network import PoseNet
-from .predict.predictor import PredictOptions, predict_frames
-from .predict.results import Results
+from .predict.api import PredictsPoses
 from .weights import resolve_weights
 
 DEFAULT_MODEL = "yolo11n-pose.pt"
-COCO_NAMES = {0: "person"}
 
 
-class PoseModel:
+class PoseModel(PredictsPoses):
     """A pose network with its class names and keypoint layout."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, *, nc: int | None = None,
@@ -102,31 +98,17 @@ class PoseModel:
             out = self.net(torch.from_numpy(batch).to(self.device))
         return out.float().cpu().numpy()
 
-    def predict(self, source, *, imgsz: int | tuple[int, int] = 640, conf: float = 0.25,
-                iou: float = 0.7, max_det: int = 300, batch: int = 1) -> list[Results]:
-        """Detect persons and keypoints in every image / frame of `source`."""
-        return list(self.stream(source, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                                batch=batch))
-
-    def stream(self, source, *, imgsz: int | tuple[int, int] = 640, conf: float = 0.25,
-               iou: float = 0.7, max_det: int = 300, batch: int = 1) -> Iterator[Results]:
-        """Like predict, one Results at a time (for long videos)."""
-        options = PredictOptions(imgsz=640 if imgsz is None else imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch)
-        yield from predict_frames(self.forward_numpy, source, options, names=self.names,
-                                  kpt_shape=self.kpt_shape, stride=self.stride)
-
-    __call__ = predict
-
     def __repr__(self) -> str:
         info = self.info()
         return (f"PoseModel({self.arch_name}: {info['layers']} layers, {info['parameters']:,} "
                 f"parameters, kpt_shape={info['kpt_shape']}, names={self.names})")
 
-    def val(self, data=None, **options):
-        """Box and pose mAP on a dataset yaml (default: the data this model last used); see poseexport.val."""
-        from .val import validate_model
+    def export(self, format: str = "onnx", log=print, **options):
+        """Export to `format` (see `poseexport formats`); returns the Artifact (validated by default)."""
+        from .export.options import ExportOptions
+        from .export.pipeline import export_model
 
-        return validate_model(self, data, **options)
+        return export_model(self, ExportOptions(format=format, **options), log=log)
 
 
 def is_architecture_name(model: str | Path) -> bool:
@@ -141,7 +123,7 @@ def _zoo_has(name: str) -> bool:
     try:
         resolve_arch(name)
         return True
-    except Exception:
+    except BadConfigError:
         return False
 
 
@@ -156,17 +138,3 @@ def parse_device(device: str | torch.device) -> torch.device:
                                      "poseexport runs PyTorch on cpu or cuda",
                                      "use --device cpu or --device cuda:0")
     return dev
-
-
-def _export(self, format: str = "onnx", **kwargs):
-    """Export to `format` (see `poseexport formats`); returns the Artifact (validated by default)."""
-    from .export.options import ExportOptions
-    from .export.pipeline import export_model
-
-    log = kwargs.pop("log", print)
-    if "imgsz" in kwargs and isinstance(kwargs["imgsz"], int):
-        kwargs["imgsz"] = (kwargs["imgsz"], kwargs["imgsz"])
-    return export_model(self, ExportOptions(format=format, **kwargs), log=log)
-
-
-PoseModel.export = _export

@@ -69,5 +69,5 @@ def _sniffers():
             backend = get_backend(name)
         except ImportError:  # a plugin that cannot import cannot have written this file
             continue
-        if backend.availability() and hasattr(backend, "read_native_metadata"):
+        if backend.availability():
             yield backend

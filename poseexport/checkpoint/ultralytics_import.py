@@ -32,8 +32,8 @@ def network_from_ultralytics(ckpt: dict, source: str) -> tuple[PoseNet, dict]:
             f"it holds a {kind.rsplit('.', 1)[-1]} (task '{task}') whose last layer is "
             f"{getattr(head, 'qualname', 'missing').rsplit('.', 1)[-1]}, not a Pose head",
             "pass a YOLO pose checkpoint such as yolo11n-pose.pt or your own pose best.pt")
-    nc = int(getattr(head, "nc"))
-    kpt_shape = tuple(int(v) for v in getattr(head, "kpt_shape"))
+    nc = int(head.nc)
+    kpt_shape = tuple(int(v) for v in head.kpt_shape)
     state = collect_state(root)
     fused = not any(k.endswith(".bn.weight") for k in state)
     net = PoseNet(cfg, scale=cfg.get("scale"), nc=nc, kpt_shape=kpt_shape)

@@ -38,3 +38,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
     return value
+
+
+def add_inference_arguments(parser: argparse.ArgumentParser, conf: float) -> None:
+    """--imgsz --conf --iou --max-det --batch --device, shared by predict and val."""
+    parser.add_argument("--imgsz", type=image_size, default=None,
+                        help="inference size, one side or H,W; a multiple of 32 (default 640, or "
+                             "the size an artifact was exported at)")
+    parser.add_argument("--conf", type=unit_float, default=conf, help=f"minimum person score (default {conf})")
+    parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (default 0.7)")
+    parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="images per inference call (default 1)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda:0 (default cpu)")

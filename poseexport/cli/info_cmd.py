@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 
 from .common import add_model_argument
@@ -20,11 +21,8 @@ def run(args: argparse.Namespace) -> int:
 
     model = PoseModel(args.model)
     info = model.info()
-    fused_params = sum(p.numel() for p in model.net.parameters()) if model.net.is_fused else None
-    if not model.net.is_fused:
-        import copy
-
-        fused_params = copy.deepcopy(model.net).eval().fuse().num_parameters()
+    net = model.net if model.net.is_fused else copy.deepcopy(model.net).eval().fuse()
+    fused_params = net.num_parameters()
     info["parameters_fused"] = fused_params
     if model.checkpoint is not None:
         info["checkpoint"] = {"path": str(model.checkpoint.source), "sha256": model.checkpoint.sha256,

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_model_argument, image_size, positive_int, unit_float
+from .common import add_inference_arguments, add_model_argument
 
 
 def register(sub) -> None:
@@ -18,14 +18,7 @@ def register(sub) -> None:
     add_model_argument(parser)
     parser.add_argument("--source", "-s", required=True,
                         help="image file, folder of images, glob ('imgs/*.jpg') or video file")
-    parser.add_argument("--imgsz", type=image_size, default=None,
-                        help="inference size, one side or H,W; a multiple of 32 (default 640, or "
-                             "the size an artifact was exported at)")
-    parser.add_argument("--conf", type=unit_float, default=0.25, help="minimum person score (default 0.25)")
-    parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (default 0.7)")
-    parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="images per inference call (default 1)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda:0 (default cpu)")
+    add_inference_arguments(parser, conf=0.25)
     parser.add_argument("--save", metavar="DIR", help="write annotated images (and videos) to DIR")
     parser.add_argument("--json", metavar="PATH", help="write detections as JSON to PATH ('-' for stdout)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-image lines, no progress bar")

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_model_argument, image_size, positive_int, unit_float
+from .common import add_inference_arguments, add_model_argument
 
 
 def register(sub) -> None:
@@ -18,20 +18,13 @@ def register(sub) -> None:
         epilog="example: poseexport val --model yolo11n-pose.pt --data coco8-pose.yaml --rect")
     add_model_argument(parser)
     parser.add_argument("--data", "-d", required=True, help="dataset yaml (paths relative to the yaml)")
-    parser.add_argument("--imgsz", type=image_size, default=None,
-                        help="inference size, one side or H,W; a multiple of 32 (default 640, or the "
-                             "artifact's fixed size)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="images per inference call (default 1)")
-    parser.add_argument("--conf", type=unit_float, default=0.001, help="minimum person score (default 0.001)")
-    parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (default 0.7)")
-    parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
+    add_inference_arguments(parser, conf=0.001)
     parser.add_argument("--rect", action="store_true",
                         help="letterbox each batch to a minimal stride-aligned rectangle instead of a square")
     parser.add_argument("--rect-pad", type=float, default=0.0, metavar="STRIDES",
                         help="with --rect: extra padding of each batch shape in strides; 0.5 reproduces "
                              "the reference YOLO val loader (default 0)")
     parser.add_argument("--split", default="val", help="dataset split to evaluate (default val)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda:0 (default cpu)")
     parser.add_argument("--save-dir", metavar="DIR", help="write PR-curve plots and predictions.json to DIR")
     parser.add_argument("--json", metavar="PATH", help="write COCO-format predictions to PATH")
     parser.add_argument("--report", metavar="PATH", help="write the metrics as JSON to PATH ('-' for stdout)")

@@ -33,14 +33,10 @@ def content_key(images: list[Path], labels: list[Path], kpt_shape: tuple[int, in
 def cache_path(label_dir: Path, split: str, cache_dir: Path | None = None) -> Path:
     """Where the cache of `split` lives: `cache_dir`, else next to the labels, else the user cache."""
     name = f"{label_dir.name}.{split}.poseexport-cache.json"
-    if cache_dir is not None:
-        tag = hashlib.sha256(str(label_dir).encode()).hexdigest()[:12]
-        return Path(cache_dir) / f"{tag}.{name}"
-    parent = label_dir.parent
-    if _writable(parent):
-        return parent / name
-    tag = hashlib.sha256(str(label_dir).encode()).hexdigest()[:12]
-    return user_cache_dir() / "labels" / f"{tag}.{name}"
+    if cache_dir is None and _writable(label_dir.parent):
+        return label_dir.parent / name
+    tag = hashlib.sha256(str(label_dir).encode()).hexdigest()[:12]  # one folder holds many datasets
+    return Path(cache_dir or user_cache_dir() / "labels") / f"{tag}.{name}"
 
 
 def _writable(folder: Path) -> bool:

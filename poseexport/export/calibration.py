@@ -1,6 +1,7 @@
 """INT8 calibration images: a dataset yaml's val split or a folder of images, letterboxed."""
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from ..metadata import Calibration
 from ..predict.letterbox import preprocess
 from ..predict.sources import IMAGE_SUFFIXES, read_image
 from .context import CalibrationSet
+from ..weights import sha256_file
 from .options import MIN_CALIBRATION_IMAGES, ExportOptions
-from .trace import digest_images
 
 
 def calibration_files(data: str) -> list[Path]:
@@ -54,3 +55,11 @@ def load_calibration(options: ExportOptions, stride: int, seed: int = 0) -> Cali
     info = Calibration(source=str(Path(options.data).resolve()), images=len(files),
                        sha256=digest_images(files), method="")
     return CalibrationSet(images=images, info=info)
+
+
+def digest_images(paths: list[Path]) -> str:
+    """Content hash of a set of image files (order-independent)."""
+    h = hashlib.sha256()
+    for digest in sorted(sha256_file(p) for p in paths):
+        h.update(digest.encode())
+    return h.hexdigest()

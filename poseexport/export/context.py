@@ -1,7 +1,7 @@
 """What a backend receives for one export: options, the traced model, calibration, metadata."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +30,8 @@ class ExportContext:
     metadata: Metadata  # precision, specs and facts of the artifact being written
     work_dir: Path  # scratch space for intermediate files (deleted after the export)
     calibration: CalibrationSet | None = None
+
+    def record_calibration(self, method: str) -> None:
+        """Put the calibration set and the quantisation method into the artifact's metadata."""
+        cal = replace(self.calibration.info, method=method)
+        self.metadata = replace(self.metadata, precision=replace(self.metadata.precision, calibration=cal))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import asdict, replace
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ExportFailedError, PoseExportError, UnsupportedOptionError, ValidationFailedError
 from ..metadata import MANIFEST_FILE, METADATA_FILE, Metadata, Precision
+from ..weights import sha256_file
 from .calibration import load_calibration
 from .context import ExportContext
 from .options import ExportOptions
@@ -122,12 +122,20 @@ def build_source(name: str, ctx: ExportContext):
 
 
 def write_sidecars(folder: Path, metadata: Metadata, main: Path) -> None:
+    """metadata.json, and a manifest with the sha256 of every file in the artifact."""
     (folder / METADATA_FILE).write_text(metadata.to_json())
-    from ..weights import sha256_file
-
     files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
              if p.is_file() and p.name != MANIFEST_FILE}
     manifest = {"main": str(main), "format": metadata.format, "files": files}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+
+
+def rewrite_metadata(folder: Path, metadata: Metadata) -> None:
+    """Replace metadata.json; only its manifest digest changes (the model files are as written)."""
+    path = folder / METADATA_FILE
+    path.write_text(metadata.to_json())
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest["files"][METADATA_FILE] = sha256_file(path)
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
 
 
@@ -147,7 +155,7 @@ def validate_artifact(artifact, backend, traced: TracedModel, log=print):
     with backend.load(artifact) as runner:
         report = validate_runner(runner, traced, tolerance, precision)
     artifact.metadata = artifact.metadata.with_validation(report.to_dict())
-    write_sidecars(artifact.path, artifact.metadata, artifact.main_file.relative_to(artifact.path))
+    rewrite_metadata(artifact.path, artifact.metadata)
     artifact.report = report
     log(report.table())
     if not report.passed:

@@ -8,7 +8,6 @@ on fixed real images, against which every artifact is compared.
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import ExportFailedError
-from ..metadata import InputSpec, ModelFacts, OutputSpec, default_keypoint_facts, output_channels
+from ..keypoints import default_keypoint_facts
+from ..metadata import InputSpec, ModelFacts, OutputSpec, output_channels
 from ..paths import shared_data_dir
 from ..predict.letterbox import preprocess
 from ..predict.sources import read_image
@@ -57,14 +57,16 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
     if options.nms:
         module = NmsWrapper(net, conf=options.conf, iou=options.iou, max_det=options.max_det)
     h, w = options.imgsz
+    strides = [int(s) for s in net.stride.tolist()]
+    stride = max(strides)
     # torch.export specialises a dimension traced at size 1, so a dynamic batch traces at 2
     example = torch.zeros(max(options.batch, 2) if options.dynamic else options.batch, 3, h, w)
     dynamic_shapes = None
     if options.dynamic:
         batch = torch.export.Dim("batch", min=1, max=64)
-        hh = torch.export.Dim("h32", min=1, max=64)
-        ww = torch.export.Dim("w32", min=1, max=64)
-        dynamic_shapes = {"x": {0: batch, 2: 32 * hh, 3: 32 * ww}}
+        hh = torch.export.Dim("h_strides", min=1, max=64)
+        ww = torch.export.Dim("w_strides", min=1, max=64)
+        dynamic_shapes = {"x": {0: batch, 2: stride * hh, 3: stride * ww}}
     try:
         with torch.no_grad():
             program = torch.export.export(module, (example,), dynamic_shapes=dynamic_shapes, strict=False)
@@ -75,7 +77,6 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
     names = dict(model.names)
     kpt_shape = tuple(net.kpt_shape)
     kpt_names, skeleton, flip_idx = default_keypoint_facts(kpt_shape)
-    stride = int(net.stride.max())
     facts = ModelFacts(task="pose", names=names, kpt_shape=kpt_shape, keypoint_names=kpt_names,
                        skeleton=skeleton, flip_idx=flip_idx, stride=stride, imgsz=(h, w),
                        arch=str(model.arch_name))
@@ -89,7 +90,7 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
             channels=("x1", "y1", "x2", "y2", "score", "class") + output_channels(
                 0, kpt_shape, names, kpt_names)[4:])
     else:
-        anchors = "anchors" if options.dynamic else sum((h // s) * (w // s) for s in (8, 16, 32))
+        anchors = "anchors" if options.dynamic else sum((h // s) * (w // s) for s in strides)
         output_spec = OutputSpec(name="output0", shape=(in_shape[0], 4 + net.nc + nk, anchors),
                                  kind="raw", channels=output_channels(net.nc, kpt_shape, names, kpt_names))
     ref_names, ref_images = _reference_images()
@@ -118,14 +119,6 @@ def _reference_images() -> tuple[list[str], list[np.ndarray]]:
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(2)]
     return ["synthetic-0", "synthetic-1"], images
-
-
-def digest_images(paths: list[Path]) -> str:
-    """Content hash of a set of image files (order-independent)."""
-    h = hashlib.sha256()
-    for digest in sorted(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths):
-        h.update(digest.encode())
-    return h.hexdigest()
 
 
 @dataclass

@@ -6,14 +6,10 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
+from ..keypoints import COCO_SKELETON, COCO_SKELETON_1BASED  # noqa: F401 (re-exported)
+
 Color = tuple[int, int, int]  # BGR
 
-# The 19 COCO limbs, 1-based, exactly as in the COCO keypoint annotation file.
-COCO_SKELETON_1BASED: tuple[tuple[int, int], ...] = (
-    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
-    (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
-)
-COCO_SKELETON: tuple[tuple[int, int], ...] = tuple((a - 1, b - 1) for a, b in COCO_SKELETON_1BASED)
 
 FACE: Color = (255, 190, 30)  # sky blue
 ARM: Color = (0, 150, 255)  # orange

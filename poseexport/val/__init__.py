@@ -27,14 +27,12 @@ def validate_model(model, data=None, **options) -> ValMetrics:
         raise BadDatasetError("No dataset to validate on",
                               "this model was not trained or validated on a dataset yet",
                               "pass data='path/to/dataset.yaml'")
-    resolve = getattr(model, "resolve_imgsz", None)  # exported artifacts may have a fixed size
-    if resolve is not None:
-        options["imgsz"] = resolve(options.get("imgsz"))
-        if options.get("rect") and getattr(model, "fixed_imgsz", None):
-            raise UnsupportedOptionError(
-                "rect=True cannot be used with this artifact",
-                f"its input shape is fixed at {list(model.fixed_imgsz)}",
-                "validate without rect, or export with a dynamic input shape")
+    options["imgsz"] = model.resolve_imgsz(options.get("imgsz"))  # artifacts may have a fixed size
+    if options.get("rect") and model.fixed_imgsz:
+        raise UnsupportedOptionError(
+            "rect=True cannot be used with this artifact",
+            f"its input shape is fixed at {list(model.fixed_imgsz)}",
+            "validate without rect, or export with a dynamic input shape")
     opts = ValOptions.from_kwargs(**options)
     metrics = validate(model.forward_numpy, data, opts, names=model.names,
                        kpt_shape=model.kpt_shape, stride=model.stride)

@@ -82,7 +82,7 @@ def _official_backend(evaluator: str):
                 return None
     if evaluator in ("auto", "pycocotools"):
         try:
-            import pycocotools
+            import pycocotools  # noqa: F401  (probe: is it installed?)
             from importlib.metadata import version
             return f"pycocotools {version('pycocotools')}", _run_pycocotools
         except ImportError:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..predict.letterbox import LetterboxInfo
 from ..predict.nms import box_iou, non_max_suppression
 
 RELEVANT_SCORE = 0.05
@@ -167,4 +166,4 @@ def validate_runner(runner, traced, tolerance, precision: str) -> ParityReport:
                            tolerance, precision)
 
 
-__all__ = ["Check", "LetterboxInfo", "ParityReport", "compare_outputs", "validate_runner"]
+__all__ = ["Check", "ParityReport", "compare_outputs", "validate_runner"]

@@ -116,7 +116,7 @@ def test_percentile_ranges_match_numpy():
 
 @pytest.mark.slow
 def test_yolo11n_pose_int8_matches_fp32(data_dir, official_pt, tmp_path):
-    backend = _backend()
+    _backend()
     model = PoseModel(str(official_pt))
     artifact = model.export("onnx", int8=True, data=str(data_dir / "calib-people"), fraction=0.3, force=True,
                             out=tmp_path / "int8", log=lambda *_: None)

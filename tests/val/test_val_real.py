@@ -48,21 +48,23 @@ def test_coco8_pose_val(model: PoseModel, data_dir: Path):
     assert m.pose.map50 == pytest.approx(0.722, abs=0.002)
 
 
-@pytest.mark.slow
-def test_coco_val_pose_agrees_with_the_reference_numbers(model: PoseModel, data_dir: Path,
-                                                         tmp_path: Path):
+@pytest.fixture(scope="module")
+def coco_runs(model: PoseModel, data_dir: Path, tmp_path_factory) -> dict:
+    """coco-val-pose three ways: minimal rectangles, fixed square, the reference loader's shapes."""
     yaml_path = data_dir / "coco-val-pose" / "coco-val-pose.yaml"
-    rect = model.val(yaml_path, rect=True, json_path=tmp_path / "rect.json", progress=False)
-    square = model.val(yaml_path, rect=False, progress=False)
-    loader = model.val(yaml_path, rect=True, rect_pad=0.5, progress=False)
+    rect_json = tmp_path_factory.mktemp("coco") / "rect.json"
+    return {"rect": model.val(yaml_path, rect=True, json_path=rect_json, progress=False),
+            "square": model.val(yaml_path, rect=False, progress=False),
+            "loader": model.val(yaml_path, rect=True, rect_pad=0.5, progress=False),
+            "rect_json": rect_json}
 
-    # the COCO protocol: ours equals the official evaluator on the same predictions ...
+
+@pytest.mark.slow
+def test_coco_val_pose_agrees_with_the_reference_numbers(coco_runs):
+    rect, square, loader = coco_runs["rect"], coco_runs["square"], coco_runs["loader"]
     for run in (rect, square, loader):
         assert (run.images, run.instances, run.coco.images) == (36, 80, 36)
-        if HAS_OFFICIAL:
-            assert run.coco.ours_pose.ap == pytest.approx(run.coco.official_pose.ap, abs=1e-9)
-            assert run.coco.ours_box.ap == pytest.approx(run.coco.official_box.ap, abs=1e-9)
-    # ... and the reference predictions' official numbers (same letterbox, same predictions)
+    # the reference predictions' official numbers (same letterbox, same predictions)
     assert rect.coco.ours_pose.ap == pytest.approx(0.4895, abs=0.002)
     assert rect.coco.ours_box.ap == pytest.approx(0.5942, abs=0.002)
     assert square.coco.ours_pose.ap == pytest.approx(0.5071, abs=0.002)
@@ -76,13 +78,27 @@ def test_coco_val_pose_agrees_with_the_reference_numbers(model: PoseModel, data_
     # without the loader's extra padding the boxes come out ~0.017 lower (its letterbox, not the metric)
     assert rect.box.map == pytest.approx(0.733, abs=0.005)
 
-    if importlib.util.find_spec("pycocotools"):  # the other official evaluator, same predictions
-        gt_path = data_dir / "coco-val-pose" / "annotations" / "person_keypoints_subset.json"
-        gt = json.loads(gt_path.read_text())
-        preds = json.loads((tmp_path / "rect.json").read_text())
-        other = evaluate_coco(gt, gt_path, preds, [im["id"] for im in gt["images"]],
-                              COCO_KPT_SIGMAS, "pycocotools")
-        assert other.official_pose.ap == pytest.approx(rect.coco.ours_pose.ap, abs=1e-9)
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_OFFICIAL, reason="neither faster-coco-eval nor pycocotools is installed "
+                                             "(pip install 'poseexport[eval]')")
+def test_coco_protocol_equals_the_official_evaluator(coco_runs, data_dir: Path):
+    for name in ("rect", "square", "loader"):  # ours and the official evaluator, same predictions
+        run = coco_runs[name]
+        assert run.coco.ours_pose.ap == pytest.approx(run.coco.official_pose.ap, abs=1e-9)
+        assert run.coco.ours_box.ap == pytest.approx(run.coco.official_box.ap, abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not importlib.util.find_spec("pycocotools"), reason="pycocotools is not installed "
+                                                                        "(pip install 'poseexport[eval]')")
+def test_pycocotools_agrees_too(coco_runs, data_dir: Path):
+    gt_path = data_dir / "coco-val-pose" / "annotations" / "person_keypoints_subset.json"
+    gt = json.loads(gt_path.read_text())
+    preds = json.loads(coco_runs["rect_json"].read_text())
+    other = evaluate_coco(gt, gt_path, preds, [im["id"] for im in gt["images"]], COCO_KPT_SIGMAS,
+                          "pycocotools")
+    assert other.official_pose.ap == pytest.approx(coco_runs["rect"].coco.ours_pose.ap, abs=1e-9)
 
 
 def test_cli_val(official_pt: Path, data_dir: Path, capsys):

@@ -10,6 +10,7 @@ import pytest
 from poseexport.data import load_split
 from poseexport.errors import BadDatasetError, UnsupportedOptionError
 from poseexport.predict import preprocess, read_image
+from poseexport.predict.api import PredictsPoses
 from poseexport.val import ValOptions, validate, validate_model
 from poseexport.val.image_match import ground_truth_pixels
 
@@ -89,7 +90,7 @@ def test_layout_mismatch_and_bad_options(data_dir: Path):
         ValOptions.from_kwargs(confidence=0.1)
 
 
-class NoPersonModel:
+class NoPersonModel(PredictsPoses):
     """The model surface validate_model needs, answering 'nobody' everywhere."""
 
     names, kpt_shape, stride = NAMES, KPT, 32
