@@ -150,7 +150,8 @@ class Backend:
         model or the upstream artifact named by `self.source`."""
         raise NotImplementedError
 
-    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
+    def load(self, artifact: Artifact, device: str = "cpu", threads: int | None = None) -> Runner:
+        """Open the artifact; `threads` caps the runtime's CPU threads (None: its default)."""
         raise NotImplementedError
 
     def sniff(self, path: Path) -> bool:

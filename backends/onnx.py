@@ -46,8 +46,8 @@ class OnnxBackend(Backend):
         onnx.save(model, str(path))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=[path])
 
-    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
-        return OnnxRunner(artifact, device)
+    def load(self, artifact: Artifact, device: str = "cpu", threads: int | None = None) -> Runner:
+        return OnnxRunner(artifact, device, threads)
 
     def sniff(self, path: Path) -> bool:
         if not path.is_file():

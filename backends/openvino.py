@@ -51,8 +51,8 @@ class OpenVinoBackend(Backend):
         ov.save_model(model, str(xml), compress_to_fp16=precision == "fp16")
         return Artifact(path=out_dir, main_file=xml, metadata=ctx.metadata, files=[xml, xml.with_suffix(".bin")])
 
-    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
-        return OpenVinoRunner(artifact, device)
+    def load(self, artifact: Artifact, device: str = "cpu", threads: int | None = None) -> Runner:
+        return OpenVinoRunner(artifact, device, threads)
 
     def main_file_in(self, folder: Path) -> Path:
         xml = _find_xml(folder)

@@ -50,8 +50,8 @@ class TorchScriptBackend(Backend):
             files.append(_save_mobile(scripted, path.with_suffix(".ptl"), extra))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=files)
 
-    def load(self, artifact: Artifact, device: str = "cpu") -> Runner:
-        return TorchScriptRunner(artifact, device)
+    def load(self, artifact: Artifact, device: str = "cpu", threads: int | None = None) -> Runner:
+        return TorchScriptRunner(artifact, device, threads)
 
     def sniff(self, path: Path) -> bool:
         return path.is_file() and zipfile.is_zipfile(path) and read_metadata(path) is not None
@@ -61,10 +61,12 @@ class TorchScriptBackend(Backend):
 
 
 class TorchScriptRunner(Runner):
-    def __init__(self, artifact: Artifact, device: str = "cpu"):
+    def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
         super().__init__(artifact)
         import torch
 
+        if threads:  # torch's intra-op pool is per process, so this applies process-wide
+            torch.set_num_threads(threads)
         self.torch = torch
         self.device = torch.device(device)
         self.module = torch.jit.load(str(artifact.main_file), map_location=self.device).eval()

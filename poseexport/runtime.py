@@ -13,7 +13,7 @@ from .errors import BadArtifactError
 from .metadata import MANIFEST_FILE, METADATA_FILE, Metadata
 
 
-def load(path: str | Path, device: str = "cpu"):
+def load(path: str | Path, device: str = "cpu", threads: int | None = None):
     """Open an exported artifact (file or folder) as a Runner with one API for every format."""
     from poseexport.backends.base import Artifact
     from poseexport.backends.registry import get_backend
@@ -28,13 +28,13 @@ def load(path: str | Path, device: str = "cpu"):
         metadata = Metadata.from_json(sidecar.read_text())
         main = _main_file(folder, path)
         backend = get_backend(metadata.format)
-        return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device)
+        return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device, threads=threads)
     if path.exists():  # a bare file, or a folder without sidecar (an OpenVINO xml + bin)
         for backend in _sniffers():
             if backend.sniff(path):
                 metadata = backend.read_native_metadata(path)
                 main = path if path.is_file() else backend.main_file_in(path)
-                return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device)
+                return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device, threads=threads)
     raise BadArtifactError(
         f"{path} is not a poseexport artifact",
         "it has no metadata.json beside it and no format recognised its contents",
