@@ -44,7 +44,3 @@ def get_backend(name: str) -> Backend:
     module_name, _, class_name = table[name].partition(":")
     backend_cls = getattr(importlib.import_module(module_name), class_name)
     return backend_cls()
-
-
-def all_backends() -> list[Backend]:
-    return [get_backend(name) for name in registered()]

@@ -12,11 +12,11 @@ from .model import PoseModel  # noqa: E402
 
 
 
-def load(path, device: str = "cpu"):
+def load(path, device: str = "cpu", threads: int | None = None):
     """Open any exported artifact (file or folder) as a Runner; see poseexport.runtime."""
     from .runtime import load as _load
 
-    return _load(path, device=device)
+    return _load(path, device=device, threads=threads)
 
 
 __all__ = ["PoseModel", "PoseExportError", "load", "__version__"]

@@ -62,12 +62,6 @@ def weights_cache_dir() -> Path:
     return user_cache_dir() / "weights"
 
 
-def is_weights_name(name: str | os.PathLike[str]) -> bool:
-    """True for names this module resolves (.pt and friends, or a known card name)."""
-    text = os.fspath(name)
-    return Path(text).suffix.lower() in WEIGHT_SUFFIXES or model_cards.get_card(text) is not None
-
-
 def download_file(
     url: str,
     dest: Path,

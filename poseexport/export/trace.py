@@ -43,7 +43,6 @@ class TracedModel:
     reference_inputs: np.ndarray  # (R, 3, H, W) float32
     reference_names: list[str]
     reference_outputs: np.ndarray  # (R, C, N) or (R, max_det, 6+nk)
-    reference_images: list[np.ndarray] = field(repr=False, default_factory=list)
     work_dir: Path | None = None
     derived: dict[str, Path] = field(default_factory=dict)  # e.g. "onnx" -> file built once
 
@@ -93,15 +92,19 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
         anchors = "anchors" if options.dynamic else sum((h // s) * (w // s) for s in strides)
         output_spec = OutputSpec(name="output0", shape=(in_shape[0], 4 + net.nc + nk, anchors),
                                  kind="raw", channels=output_channels(net.nc, kpt_shape, names, kpt_names))
-    ref_names, ref_images = _reference_images()
-    ref_inputs, _ = preprocess(ref_images, (h, w), stride=stride)
-    ref_outputs = _run(module, ref_inputs)
+    ref_names, ref_inputs, ref_outputs = _references(module, (h, w), stride)
     sha = getattr(getattr(model, "checkpoint", None), "sha256", None)
     return TracedModel(module=module, program=program, example=example, input_spec=input_spec,
                        output_spec=output_spec, facts=facts, source_sha256=sha,
                        reference_inputs=ref_inputs, reference_names=ref_names,
-                       reference_outputs=ref_outputs, reference_images=ref_images,
-                       work_dir=work_dir)
+                       reference_outputs=ref_outputs, work_dir=work_dir)
+
+
+def _references(module: nn.Module, imgsz: tuple[int, int], stride: int):
+    """(names, letterboxed inputs, PyTorch outputs) on the fixed reference images."""
+    names, images = _reference_images()
+    inputs, _ = preprocess(images, imgsz, stride=stride)
+    return names, inputs, _run(module, inputs)
 
 
 def _run(module: nn.Module, inputs: np.ndarray) -> np.ndarray:
@@ -140,8 +143,6 @@ def reference_set(model, metadata) -> ReferenceSet:
         opts = metadata.options
         module = NmsWrapper(net, conf=opts.get("conf", 0.25), iou=opts.get("iou", 0.7),
                             max_det=opts.get("max_det", 300))
-    h, w = metadata.model.imgsz
-    names, images = _reference_images()
-    inputs, _ = preprocess(images, (h, w), stride=metadata.model.stride)
+    names, inputs, outputs = _references(module, tuple(metadata.model.imgsz), metadata.model.stride)
     return ReferenceSet(facts=metadata.model, output_spec=metadata.outputs[0], reference_inputs=inputs,
-                        reference_names=names, reference_outputs=_run(module, inputs))
+                        reference_names=names, reference_outputs=outputs)

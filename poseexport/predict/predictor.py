@@ -63,13 +63,22 @@ def predict_frames(infer: InferFn, source, options: PredictOptions, *, names: Ma
 
 def _run_batch(infer: InferFn, frames: list[Frame], options: PredictOptions,
                names: Mapping[int, str], kpt_shape: tuple[int, int]) -> list[Results]:
+    return infer_images(infer, [f.image for f in frames], [f.name for f in frames],
+                        lambda images: preprocess(images, options.imgsz), names, kpt_shape,
+                        conf=options.conf, iou=options.iou, max_det=options.max_det)
+
+
+def infer_images(infer: InferFn, images: list[np.ndarray], paths: list[str],
+                 letterbox: Callable[[list[np.ndarray]], tuple[np.ndarray, list]],
+                 names: Mapping[int, str], kpt_shape: tuple[int, int], *, conf: float, iou: float,
+                 max_det: int) -> list[Results]:
+    """One batch: letterbox -> infer -> NMS -> Results, each carrying its per-image timings."""
     t0 = time.perf_counter()
-    batch, infos = preprocess([f.image for f in frames], options.imgsz)
+    batch, infos = letterbox(images)
     t1 = time.perf_counter()
     pred = np.asarray(infer(batch), dtype=np.float32)
     t2 = time.perf_counter()
-    n = len(frames)
+    n = len(images)
     speed = {"preprocess": (t1 - t0) * 1000 / n, "inference": (t2 - t1) * 1000 / n}
-    return postprocess(pred, infos, [f.image for f in frames], [f.name for f in frames], names,
-                       kpt_shape, conf=options.conf, iou=options.iou, max_det=options.max_det,
-                       speed=speed)
+    return postprocess(pred, infos, images, paths, names, kpt_shape, conf=conf, iou=iou,
+                       max_det=max_det, speed=speed)

@@ -7,7 +7,6 @@ every exported runtime are evaluated by the same code.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Mapping
 
@@ -20,8 +19,7 @@ from ..errors import BadDatasetError, BadInputError
 from ..metrics.matching import default_sigmas
 from ..metrics.pose_metrics import TaskMetrics
 from ..predict.letterbox import preprocess
-from ..predict.predictor import InferFn
-from ..predict.results import postprocess
+from ..predict.predictor import InferFn, infer_images
 from ..predict.sources import read_image
 from .coco_eval import evaluate_coco, find_coco_json
 from .image_match import ImageStats, match_image
@@ -73,7 +71,7 @@ def validate(infer: InferFn, data: str | Path | DatasetConfig | PoseDataset, opt
         notes += [coco.note] if coco.note else []
     files = _save_outputs(results, box, pose, names, options, notes)
     speed = dict(zip(("preprocess", "inference", "postprocess"),
-                     (timing * 1000 / max(len(stats), 1)).tolist()))
+                     (timing / max(len(stats), 1)).tolist()))
     return ValMetrics(box=box, pose=pose, speed=speed, images=len(stats),
                       instances=int(sum(len(s.target_cls) for s in stats)), dataset=dataset.report,
                       coco=coco, notes=tuple(notes), files=tuple(files))
@@ -133,18 +131,14 @@ def _run_batch(infer: InferFn, samples: list[Sample], options: ValOptions, names
             notes.append(f"skipped {sample.image}: {err.what}")
     if not kept:
         return []
-    t0 = time.perf_counter()
     if options.rect and options.rect_pad > 0:
-        batch, infos = rect_batch(images, options.imgsz, stride, options.rect_pad)
+        letterbox = lambda ims: rect_batch(ims, options.imgsz, stride, options.rect_pad)  # noqa: E731
     else:
-        batch, infos = preprocess(images, options.imgsz, stride, auto=options.rect)
-    t1 = time.perf_counter()
-    pred = np.asarray(infer(batch), dtype=np.float32)
-    t2 = time.perf_counter()
-    results = postprocess(pred, infos, images, [str(s.image) for s in kept], names, kpt_shape,
-                          conf=options.conf, iou=options.iou, max_det=options.max_det)
-    t3 = time.perf_counter()
-    timing += (t1 - t0, t2 - t1, t3 - t2)
+        letterbox = lambda ims: preprocess(ims, options.imgsz, stride, auto=options.rect)  # noqa: E731
+    results = infer_images(infer, images, [str(s.image) for s in kept], letterbox, names, kpt_shape,
+                           conf=options.conf, iou=options.iou, max_det=options.max_det)
+    for r in results:  # per-image milliseconds -> the run's totals
+        timing += [r.speed["preprocess"], r.speed["inference"], r.speed["postprocess"]]
     return [(s, r, match_image(r, s, sigmas)) for s, r in zip(kept, results)]
 
 
