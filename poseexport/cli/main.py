@@ -6,9 +6,11 @@ import sys
 
 from .. import __version__
 from ..errors import PoseExportError
-from . import convert_cmd, formats_cmd, info_cmd, predict_cmd, val_cmd, validate_cmd
+from . import (benchmark_cmd, convert_cmd, formats_cmd, info_cmd, predict_cmd, selftest_cmd, train_cmd,
+               val_cmd, validate_cmd)
 
-COMMANDS = (predict_cmd, val_cmd, convert_cmd, validate_cmd, formats_cmd, info_cmd)
+COMMANDS = (train_cmd, predict_cmd, val_cmd, convert_cmd, validate_cmd, benchmark_cmd, selftest_cmd,
+            formats_cmd, info_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

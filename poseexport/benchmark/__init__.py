@@ -1,0 +1,1 @@
+"""The benchmark matrix: every format x precision judged against PyTorch in one run."""

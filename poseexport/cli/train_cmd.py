@@ -1,0 +1,6 @@
+"""`poseexport train` (being built)."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    """Not registered yet."""

@@ -1,0 +1,1 @@
+"""Training: YOLO pose data pipeline, loss, optimisation and the training loop."""
