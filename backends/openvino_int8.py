@@ -4,9 +4,10 @@ The raw output concatenates pixel coordinates (hundreds) with 0-1 scores; quanti
 the decode (DFL softmax, anchor arithmetic, the final concat) with one int8 scale would
 wipe out the scores. The decode is found by structure, not by name: every node between
 the head's last convolutions and the output (the DFL convolution, which follows a
-Softmax, counts as decode). Those nodes and the head branches (the box, score and
-keypoint convolutions from the neck outputs on) are NNCF's ignored scope, so they run in
-float; the backbone and neck are int8.
+Softmax, counts as decode). NNCF's ignored scope, run in float, is that decode, the
+last convolution of every head branch and the whole keypoint branches (keypoint
+offsets are multiplied by the stride, so an int8 step there is pixels); the backbone,
+the neck and the rest of the box and score branches are int8.
 """
 from __future__ import annotations
 
@@ -25,14 +26,21 @@ def quantize_int8(model, ctx):
     Chosen by measurement on yolo11n-pose and real images: a quantised decode costs 7
     box mAP points; full bias correction halves the worst raw score error (0.41 vs 0.86);
     float last head convolutions cut the matched keypoint error (1.4 px vs 2.2); the
-    PERFORMANCE preset (symmetric activations) is worse on every count; float head
-    branches lose 0.9 points of pose mAP50-95 on coco-val-pose where float last convs
-    alone lose 1.8.
+    PERFORMANCE preset (symmetric activations) is worse on every count. Pose mAP50-95
+    on coco-val-pose against fp32 (f32 hint): float last convs only −1.8 points, all
+    head branches float −0.9 (but slower than fp32 under OpenVINO's bf16 default), the
+    keypoint branches float −0.4 (and faster); only the last two keypoint
+    convolutions float −1.0.
     """
     nncf = require("nncf", "openvino")
     decode, head_convs = pose_decode_scope(model)
-    branches = head_branch_scope(model, head_convs)
-    ignored = decode + branches
+    k, d = ctx.metadata.model.kpt_shape
+    keypoint_convs = [group for group in head_convs if _out_channels(model, group) == k * d]
+    if len(keypoint_convs) * 3 != len(head_convs):  # channel counts can't tell the branches apart
+        keypoint_convs = head_convs
+    branches = head_branch_scope(model, keypoint_convs)
+    last_convs = [name for group in head_convs for name in group]
+    ignored = list(dict.fromkeys(decode + last_convs + branches))
     count = len(ctx.calibration.images)
     logger = logging.getLogger("nncf")
     level = logger.level
@@ -48,8 +56,8 @@ def quantize_int8(model, ctx):
     finally:
         logger.setLevel(level)
     method = (f"nncf {nncf.__version__} post-training quantization: preset mixed, full bias correction, "
-              f"{count} images; float: the pose decode ({len(decode)} nodes) and the head "
-              f"branches ({len(branches)} nodes)")
+              f"{count} images; float: the pose decode ({len(decode)} nodes), the last head "
+              f"convolutions and the keypoint branches ({len(branches)} nodes)")
     return quantized, method
 
 
@@ -107,6 +115,12 @@ def _walk_up(starts: list, next_up) -> None:
         seen.add(name)
         if node.get_type_name() not in ("Constant", "Parameter"):
             stack += next_up(node)
+
+
+def _out_channels(model, group: list[str]) -> int | None:
+    node = next((n for n in model.get_ops() if n.get_friendly_name() == group[0]), None)
+    shape = node.get_output_partial_shape(0) if node is not None else None
+    return shape[1].get_length() if shape is not None and shape[1].is_static else None
 
 
 def _producers(node) -> list:
