@@ -103,6 +103,22 @@ class PoseModel(PredictsPoses):
         return (f"PoseModel({self.arch_name}: {info['layers']} layers, {info['parameters']:,} "
                 f"parameters, kpt_shape={info['kpt_shape']}, names={self.names})")
 
+    def train(self, data: str | Path | None = None, *, resume: str | Path | None = None,
+              callbacks: dict | None = None, **options):
+        """Train on the dataset yaml `data` (options: see poseexport.train.TrainOptions, e.g.
+        epochs, imgsz, batch, optimizer, lr0, freeze, mosaic, pose) or continue the run in
+        `resume`; afterwards this model holds the best weights. Returns the TrainResult."""
+        from .train.options import TrainOptions
+        from .train.trainer import train
+
+        options.setdefault("device", str(self.device))
+        result = train(self, data, TrainOptions.from_kwargs(**options), resume=resume, callbacks=callbacks)
+        trained = load_checkpoint(result.best or result.last)
+        self.checkpoint, self.net, self.names = trained, trained.net.to(self.device).eval(), trained.names
+        self.source = trained.source
+        self.data = trained.facts.get("train", {}).get("data", data)
+        return result
+
     def export(self, format: str = "onnx", log=print, **options):
         """Export to `format` (see `poseexport formats`); returns the Artifact (validated by default)."""
         from .export.options import ExportOptions
