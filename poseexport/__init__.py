@@ -1,15 +1,31 @@
 """poseexport: YOLO-style pose networks, trained and compiled for every runtime.
 
-Importing this package imports torch and numpy only; every export toolchain is
-imported inside the backend that needs it.
+Importing this package imports nothing heavy: `PoseModel` (and with it torch) is imported
+on first use through the module `__getattr__`, so a device that only runs artifacts
+(`poseexport.load`, `poseexport selftest`) needs numpy and its runtime, not torch. Every
+export toolchain is imported inside the backend that needs it.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import PoseExportError  # noqa: E402
-from .model import PoseModel  # noqa: E402
+from .errors import PoseExportError
 
+_LAZY = {"PoseModel": ".model"}  # public name -> module that defines it (imports torch)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'poseexport' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load(path, device: str = "cpu", threads: int | None = None):
@@ -19,4 +35,4 @@ def load(path, device: str = "cpu", threads: int | None = None):
     return _load(path, device=device, threads=threads)
 
 
-__all__ = ["PoseModel", "PoseExportError", "load", "__version__"]
+__all__ = ["PoseExportError", "PoseModel", "__version__", "load"]

@@ -15,10 +15,10 @@ from .checkpoint.native import save_native
 from .errors import UnsupportedOptionError
 from .nn.config import BadConfigError, resolve_arch
 from .nn.network import PoseNet
+from .paths import DEFAULT_MODEL
 from .predict.api import PredictsPoses
 from .weights import resolve_weights
 
-DEFAULT_MODEL = "yolo11n-pose.pt"
 
 
 class PoseModel(PredictsPoses):

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = "yolo11n-pose.pt"  # what every command runs on when no --model is given
 
 
 def user_cache_dir() -> Path:

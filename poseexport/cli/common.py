@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..model import DEFAULT_MODEL
+from ..paths import DEFAULT_MODEL
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:

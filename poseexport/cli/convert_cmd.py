@@ -28,6 +28,8 @@ def register(sub) -> None:
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the calibration images to use")
     parser.add_argument("--force", action="store_true", help="accept fewer than 32 calibration images")
     parser.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip graph simplification")
+    parser.add_argument("--no-golden", dest="golden", action="store_false",
+                        help="don't ship golden.npz (the real test inputs and expected outputs for selftest)")
     parser.add_argument("--opset", type=int, help="ONNX opset (default 18)")
     parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
     parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     imgsz = (args.imgsz, args.imgsz) if isinstance(args.imgsz, int) else args.imgsz
     options = ExportOptions(format=args.format, imgsz=imgsz, batch=args.batch, dynamic=args.dynamic,
                             half=args.half, int8=args.int8, data=args.data, fraction=args.fraction,
-                            simplify=args.simplify, opset=args.opset, nms=args.nms, conf=args.conf,
+                            simplify=args.simplify, golden=args.golden, opset=args.opset, nms=args.nms, conf=args.conf,
                             iou=args.iou, max_det=args.max_det, device=args.device,
                             out=Path(args.out) if args.out else None, force=args.force,
                             validate=args.validate, mobile=args.mobile)

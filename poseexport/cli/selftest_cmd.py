@@ -1,6 +1,29 @@
-"""`poseexport selftest` (being built)."""
+"""`poseexport selftest ARTIFACT`: run an artifact on the golden vector it carries.
+
+The check itself (poseexport/export/golden.py) imports numpy and the runtime only. Where
+torch cannot be installed, `python -m poseexport.export.golden ARTIFACT` runs the same check.
+"""
 from __future__ import annotations
+
+import argparse
 
 
 def register(sub) -> None:
-    """Not registered yet."""
+    parser = sub.add_parser(
+        "selftest", help="check an artifact on this device against the golden vector it carries",
+        description="Run the artifact on the real input stored in its golden.npz and compare the raw "
+                    "outputs and decoded persons with the PyTorch outputs stored with it, within the "
+                    "artifact's tolerances (the ones its export was validated with).",
+        epilog="exit status: 0 every check passed; 1 a check failed; 2 the artifact cannot be used.\n"
+               "without torch: python -m poseexport.export.golden ARTIFACT",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("artifact", help="artifact folder (as written by poseexport convert)")
+    parser.add_argument("--device", default="cpu", help="device to run on (default cpu)")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export.golden import selftest
+
+    return 0 if selftest(args.artifact, args.device, args.json) else 1

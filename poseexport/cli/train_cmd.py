@@ -47,7 +47,7 @@ def register(sub) -> None:
     add("--lrf", type=float, help="final learning rate as a fraction of lr0 (default 0.01)")
     add("--momentum", type=float, help="SGD momentum / Adam beta1 (default 0.937)")
     add("--weight-decay", type=float, help="weight decay of conv weights (default 5e-4)")
-    add("--warmup-epochs", type=float, help="linear warm-up length in epochs (default 3)")
+    add("--warmup-epochs", type=float, help="linear warm-up length in epochs, at least 100 iterations (default 3; 0: none)")
     add("--cos-lr", action="store_const", const=True, help="cosine instead of linear lr decay")
     add("--close-mosaic", type=int, metavar="N", help="no mosaic in the last N epochs (default 10)")
     add("--patience", type=int, help="stop after N epochs without improvement (default 100, 0: never)")
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     elif not args.data:
         raise UnsupportedOptionError("poseexport train needs --data", "there is nothing to train on",
                                      "pass a dataset yaml, e.g. --data coco8-pose.yaml (or --resume RUN)")
-    from ..model import DEFAULT_MODEL
+    from ..paths import DEFAULT_MODEL
 
     model = args.model or DEFAULT_MODEL
     result = train(model, args.data, TrainOptions.from_kwargs(**given), resume=args.resume)

@@ -20,6 +20,7 @@ class ExportOptions:
     data: str | None = None  # calibration: dataset yaml or image folder
     fraction: float = 1.0  # of the calibration images to use
     simplify: bool = True
+    golden: bool = True  # ship golden.npz (real inputs + expected outputs) for `poseexport selftest`
     opset: int | None = None
     nms: bool = False
     conf: float = 0.25

@@ -15,6 +15,7 @@ from ..metadata import MANIFEST_FILE, METADATA_FILE, Metadata, Precision
 from ..weights import sha256_file
 from .calibration import load_calibration
 from .context import ExportContext
+from .golden import write_golden
 from .options import ExportOptions
 from .trace import TracedModel, trace_model
 
@@ -46,7 +47,9 @@ def export_model(model, options: ExportOptions, log=print):
         except Exception as err:  # a converter crashed: keep its message, leave nothing behind
             raise ExportFailedError(f"The {backend.title} converter failed", f"{type(err).__name__}: {err}",
                                     "see the message above; try another opset or precision, or report it") from err
-        write_sidecars(staging, artifact.metadata, artifact.main_file.relative_to(staging))
+        golden = write_golden(staging, traced, backend.tolerances[options.precision]) \
+            if options.golden else None
+        write_sidecars(staging, artifact.metadata, artifact.main_file.relative_to(staging), golden=golden)
         if final_dir.exists():
             shutil.rmtree(final_dir)
         os.replace(staging, final_dir)
@@ -121,12 +124,15 @@ def build_source(name: str, ctx: ExportContext):
     return artifact
 
 
-def write_sidecars(folder: Path, metadata: Metadata, main: Path) -> None:
-    """metadata.json, and a manifest with the sha256 of every file in the artifact."""
+def write_sidecars(folder: Path, metadata: Metadata, main: Path, golden: dict | None = None) -> None:
+    """metadata.json, and a manifest with the sha256 of every file in the artifact (and the
+    golden vector's entry: see golden.py)."""
     (folder / METADATA_FILE).write_text(metadata.to_json())
     files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
              if p.is_file() and p.name != MANIFEST_FILE}
     manifest = {"main": str(main), "format": metadata.format, "files": files}
+    if golden:
+        manifest["golden"] = golden
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
 
 

@@ -240,8 +240,7 @@ class Trainer:
             warmup_bias_lr = 0.1 if self.choice.name == "SGD" else 0.0
         self.optimizer = build_optimizer(self.net, self.choice, weight_decay)
         self.schedule = Schedule(epochs=opts.epochs, lrf=opts.lrf, cos=opts.cos_lr,
-                                 warmup_iters=warmup_iterations(opts.warmup_epochs, opts.epochs,
-                                                                self.batches_per_epoch),
+                                 warmup_iters=warmup_iterations(opts.warmup_epochs, self.batches_per_epoch),
                                  warmup_bias_lr=warmup_bias_lr, warmup_momentum=opts.warmup_momentum,
                                  momentum=self.choice.momentum, accumulate=accumulate)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)

@@ -54,7 +54,7 @@ def images(*shape: int, seed: int = 1) -> np.ndarray:
 def test_fp32_matches_pytorch_at_two_sizes_in_f32(tiny, fp32):
     assert fp32.report.passed, fp32.report.table()
     assert sorted(p.name for p in fp32.path.iterdir()) == [
-        "manifest.json", "metadata.json", "posenet-test.bin", "posenet-test.xml"]
+        "golden.npz", "manifest.json", "metadata.json", "posenet-test.bin", "posenet-test.xml"]
     assert fp32.metadata.inputs[0].shape == ("batch", 3, "height", "width")
     with poseexport.load(fp32.path) as runner:
         assert runner.inference_precision == "f32"  # not the bf16 the CPU plugin picks where it can

@@ -56,9 +56,9 @@ def test_lr_schedules():
     assert lr_factor(100, 100, 0.01, cos=False) == pytest.approx(0.01)
     assert lr_factor(50, 100, 0.01, cos=True) == pytest.approx(0.505)
     assert lr_factor(25, 100, 0.01, cos=True) == pytest.approx(1 - 0.99 * (1 - math.cos(math.pi / 4)) / 2)
-    assert warmup_iterations(3, 100, 10) == 30
-    assert warmup_iterations(3, 2, 10) == 10  # never the last epoch
-    assert warmup_iterations(0, 100, 10) == 0
+    assert warmup_iterations(3, 50) == 150
+    assert warmup_iterations(3, 1) == 100  # a tiny dataset still warms up over 100 steps
+    assert warmup_iterations(0, 10) == 0
 
 
 def test_warmup_lr_momentum_and_accumulation_at_chosen_iterations():

@@ -1,0 +1,172 @@
+"""Golden vectors: real inputs and the PyTorch outputs for them, shipped inside the artifact.
+
+`golden.npz` (read with allow_pickle=False) holds the export's own validation set: the R
+real images (bus.jpg, zidane.jpg and three COCO val images when the shared data is present)
+the artifact was validated on, so `selftest` on a device reproduces exactly the export-time
+verdict with the same tolerances. (One image is not enough: the mean keypoint error of matched
+persons over one image can exceed an fp16 tolerance that the five-image mean meets, when two
+near-equal anchors swap places in NMS.)
+
+- `input_uint8` (R, 3, H, W): the letterboxed RGB pixels. The runtime input is exactly
+  `input_uint8 / 255` in float32 (how `preprocess` builds it), so storing bytes is lossless
+  and 4x smaller than the float tensor (~3.2 MB compressed for five 640x640 images).
+- raw outputs: `output` (R, C, M) and `anchors` (M,) — not the full (R, C, N) tensor (9.4 MB
+  for yolo11n at 640) but every anchor whose PyTorch score can reach a detection in any image
+  (>= RELEVANT_SCORE, the anchors validation compares) plus every ANCHOR_STRIDE-th anchor, a
+  sample of the background for the score check. NMS over these columns gives the same persons
+  as over all of them (NMS discards scores below 0.25 first), so the decoded check is exact.
+- `detections` (P, 6 + K*D) with `detection_image` (P,): the persons PyTorch decodes (NMS,
+  conf 0.25) in letterboxed px, for ports that check their own decoding; `check_golden`
+  decodes the raw columns with the same NMS and matches persons as export validation does.
+- `images` (R,): the images' names.
+
+For in-graph-NMS artifacts the whole (R, max_det, 6 + K*D) output is small and stored as is.
+`check_golden` imports numpy and the runtime only (no torch), for devices that run artifacts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadArtifactError
+
+GOLDEN_FILE = "golden.npz"
+ANCHOR_STRIDE = 16
+DETECT_CONF = 0.25
+
+
+def write_golden(folder: Path, traced, tolerance) -> dict:
+    """Write golden.npz into the artifact folder; return its manifest entry."""
+    from ..validate.parity import RELEVANT_SCORE
+
+    names = [str(n) for n in traced.reference_names]
+    images = np.rint(traced.reference_inputs * 255.0).astype(np.uint8)
+    ref = traced.reference_outputs.astype(np.float32)
+    kind = traced.output_spec.kind
+    arrays = {"input_uint8": images, "images": np.asarray(names)}
+    if kind == "raw":
+        nc = len(traced.facts.names)
+        score = ref[:, 4:4 + nc].max(1).max(0)  # best score of each anchor over the images
+        keep = (score >= RELEVANT_SCORE) | (np.arange(ref.shape[2]) % ANCHOR_STRIDE == 0)
+        anchors = np.flatnonzero(keep).astype(np.int32)
+        decoded = _decode(ref, nc)
+        arrays.update(output=ref[:, :, anchors], anchors=anchors,
+                      detections=np.concatenate(decoded).astype(np.float32),
+                      detection_image=np.concatenate([np.full(len(d), i, np.int32) for i, d in enumerate(decoded)]))
+    else:
+        found = [r[r[:, 4] > 0] for r in ref]
+        arrays.update(output=ref, detections=np.concatenate(found),
+                      detection_image=np.concatenate([np.full(len(d), i, np.int32) for i, d in enumerate(found)]))
+    np.savez_compressed(folder / GOLDEN_FILE, **arrays)
+    return {"file": GOLDEN_FILE, "images": names, "kind": kind,
+            "anchors": "all" if kind != "raw" else f"score >= {RELEVANT_SCORE} or index % {ANCHOR_STRIDE} == 0",
+            "persons": len(arrays["detections"]), "tolerance": asdict(tolerance)}
+
+
+def _decode(raw: np.ndarray, nc: int) -> list[np.ndarray]:
+    from ..predict.nms import non_max_suppression
+
+    return non_max_suppression(raw, conf=DETECT_CONF, nc=nc)
+
+
+@dataclass(frozen=True)
+class GoldenVector:
+    input: np.ndarray  # (R, 3, H, W) float32 in [0, 1]
+    output: np.ndarray  # (R, C, M) raw columns, or (R, max_det, 6 + K*D)
+    anchors: np.ndarray | None
+    detections: np.ndarray
+    entry: dict  # the manifest entry (image, kind, tolerance)
+
+
+def read_golden(folder: Path, entry: dict | None) -> GoldenVector:
+    """The golden vector of an artifact folder (entry: the manifest's "golden" block)."""
+    if not entry:
+        raise BadArtifactError(f"{folder} carries no golden vector",
+                               "its manifest has no 'golden' entry (exported before golden vectors existed, "
+                               "or the file was removed)", "re-export it with poseexport convert")
+    path = folder / entry["file"]
+    if not path.is_file():
+        raise BadArtifactError(f"The golden vector {path} is missing", "the manifest names it but the file is gone",
+                               "copy the whole artifact folder, or re-export it")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as err:
+        raise BadArtifactError(f"The golden vector {path} cannot be read", str(err), "re-export the artifact") from err
+    image = arrays["input_uint8"].astype(np.float32)
+    image /= 255.0  # exactly how preprocess builds the runtime input
+    return GoldenVector(input=image, output=arrays["output"], anchors=arrays.get("anchors"),
+                        detections=arrays["detections"], entry=entry)
+
+
+def check_golden(runner, golden: GoldenVector, tolerance=None):
+    """Run `runner` on the golden inputs, one image per call (repeated to a static batch), and
+    compare with the stored outputs exactly as export validation does; a ParityReport."""
+    from ..backends.base import Tolerance
+    from ..validate.parity import compare_nms_outputs, compare_outputs
+
+    tolerance = tolerance or Tolerance(**golden.entry["tolerance"])
+    meta = runner.metadata
+    batch = runner.batch or 1
+    ours = np.concatenate([np.asarray(runner.infer(np.repeat(golden.input[i:i + 1], batch, axis=0)))[:1]
+                           for i in range(len(golden.input))]).astype(np.float32)  # NCHW for every format
+    precision = meta.precision.name
+    kpt_shape = tuple(meta.model.kpt_shape)
+    if golden.anchors is None:
+        return compare_nms_outputs(ours, golden.output, kpt_shape, tolerance, precision)
+    return compare_outputs(ours[:, :, golden.anchors], golden.output, len(meta.model.names), kpt_shape,
+                           tolerance, precision)
+
+
+def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | None = None,
+             log=print) -> bool:
+    """Load an artifact folder, check it on its golden vector, print ✓/✗ rows; True if it passed."""
+    import json
+
+    from ..metadata import MANIFEST_FILE
+    from ..runtime import load
+
+    folder = Path(artifact)
+    folder = folder if folder.is_dir() else folder.parent
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise BadArtifactError(f"{folder} has no {MANIFEST_FILE}", "selftest needs the whole artifact folder",
+                               "pass the folder poseexport convert wrote (model, metadata, manifest, golden.npz)")
+    golden = read_golden(folder, json.loads(manifest_path.read_text()).get("golden"))
+    with load(folder, device=device) as runner:
+        report = check_golden(runner, golden)
+        meta = runner.metadata
+    log(f"selftest {meta.format} {meta.precision.name} on {len(golden.input)} real image(s) ({folder}):")
+    for c in report.checks:
+        log(f"  {'✓' if c.passed else '✗'} {c.name:<28} {c.value:>10.4g} {c.unit:<3} (limit {c.limit:g})")
+    log("PASSED" if report.passed else "FAILED")
+    if json_path:
+        Path(json_path).write_text(json.dumps({"artifact": str(folder.resolve()), "format": meta.format,
+                                               **report.to_dict()}, indent=2))
+    return report.passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m poseexport.export.golden ARTIFACT`: the selftest without the CLI (and without torch)."""
+    import argparse
+    import sys
+
+    from ..errors import PoseExportError
+
+    parser = argparse.ArgumentParser(prog="python -m poseexport.export.golden",
+                                     description="poseexport selftest, importing only numpy and the runtime")
+    parser.add_argument("artifact")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    try:
+        return 0 if selftest(args.artifact, args.device, args.json) else 1
+    except PoseExportError as err:
+        print(f"selftest: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
