@@ -43,6 +43,11 @@ def run_isolated(cell: S.CellSpec, work: Path) -> dict:
     if timed_out:
         return _fail(row, S.TIMED_OUT, f"no result after {cell.options.timeout_s:g} s (stage: {row['stage']}); "
                                        f"killed. Last output:\n{tail}")
+    if row.get("status") is None and cell.options.memory_limit_gb and _allocation_failed(code, tail):
+        # under RLIMIT_AS a failed allocation in C/C++ aborts or segfaults instead of raising MemoryError
+        return _fail(row, S.OUT_OF_MEMORY, f"the cell process died ({_how(code)}) after an allocation failed under "
+                                           f"--memory-limit {cell.options.memory_limit_gb:g} GB during "
+                                           f"{row['stage']}. Last output:\n{tail}")
     if code < 0:
         sig = signal.Signals(-code).name
         why = " (the kernel's OOM killer sends this when memory runs out)" if -code == signal.SIGKILL else ""
@@ -94,6 +99,21 @@ def _read_row(path: Path, cell: S.CellSpec) -> dict:
     except (OSError, ValueError):  # died before writing anything readable
         return {"cell": cell.name, "format": cell.format, "precision": cell.precision, "status": None,
                 "stage": "start", "error": None}
+
+
+ALLOCATION_FAILURES = ("bad_alloc", "MemoryError", "Cannot allocate memory", "out of memory",
+                       "failed to map segment", "mmap failed")
+
+
+def _allocation_failed(code: int, tail: str) -> bool:
+    """An abort or segfault, or any failing exit whose output names a failed allocation."""
+    if code in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS):
+        return True
+    return code != 0 and any(text.lower() in tail.lower() for text in ALLOCATION_FAILURES)
+
+
+def _how(code: int) -> str:
+    return signal.Signals(-code).name if code < 0 else f"exit status {code}"
 
 
 def _fail(row: dict, status: str, error: str) -> dict:

@@ -37,4 +37,6 @@ def test_memory_exhaustion_is_an_out_of_memory_row(tmp_path):
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [(r["cell"], r["status"]) for r in rows] == [("pytorch-fp32", "out of memory"),
                                                         ("onnx-fp32", "out of memory")]
-    assert all("MemoryError" in r["error"] for r in rows) and proc.returncode == 1
+    # a failed allocation raises MemoryError, or (inside C code) segfaults or aborts the process
+    assert all("MemoryError" in r["error"] or "allocation failed under --memory-limit 0.6 GB" in r["error"]
+               for r in rows) and proc.returncode == 1
