@@ -86,7 +86,7 @@ class Runner:
         self.artifact = artifact
         self.metadata = artifact.metadata
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -72,7 +72,12 @@ def quantize_model(model, images: np.ndarray, work_dir: Path, recipe: Int8Recipe
     """Calibrate on `images` (float32 NCHW RGB [0, 1]) and quantize; the head output stays float."""
     onnx = require("onnx", "onnx")
     ort = require("onnxruntime", "onnx")
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     work_dir.mkdir(parents=True, exist_ok=True)
     fp32_path, int8_path = work_dir / "fp32.onnx", work_dir / "int8.onnx"
@@ -140,9 +145,9 @@ class ImageReader:
         self._feeds = ({self.input_name: b} for b in _batches(self.images, self.batch))
 
     def __len__(self) -> int:
-        return -(-len(self.images) // self.batch)
+        return (len(self.images) + self.batch - 1) // self.batch
 
-    def __iter__(self) -> "ImageReader":
+    def __iter__(self) -> ImageReader:
         return self
 
     def __next__(self) -> dict:
@@ -164,7 +169,11 @@ def _batches(images: np.ndarray, batch: int):
 def calibrate(model, fp32_path: Path, images: np.ndarray, recipe: Int8Recipe, excluded: set[str],
               out: Path) -> None:
     """Measure the activation ranges and write them as an ONNX Runtime calibration cache."""
-    from onnxruntime.quantization import CalibrationMethod, create_calibrator, save_tensors_data
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        create_calibrator,
+        save_tensors_data,
+    )
 
     graph_input = model.graph.input[0]
     dim = graph_input.type.tensor_type.shape.dim[0]

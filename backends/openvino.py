@@ -9,9 +9,9 @@ is faster but no longer the model that was validated.
 """
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 
@@ -21,8 +21,8 @@ from poseexport.metadata import METADATA_KEY, Metadata
 from .base import Artifact, Backend, Capabilities, Runner, require
 
 RT_INFO_PATH = ["model_info", METADATA_KEY]  # where the metadata JSON sits in rt_info
-# the inference precision each artifact precision is compiled with (the CPU default would be bf16)
-RUNTIME_PRECISION = {"fp32": "f32", "fp16": "f32", "int8": "f32"}
+# every precision is compiled to compute in f32 (the CPU default would be bf16)
+INFERENCE_PRECISION = "f32"
 
 
 class OpenVinoBackend(Backend):
@@ -45,7 +45,7 @@ class OpenVinoBackend(Backend):
             model, method = quantize_int8(model, ctx)
             ctx.record_calibration(method)
         ctx.metadata = replace(ctx.metadata, precision=replace(
-            ctx.metadata.precision, notes=f"run with INFERENCE_PRECISION_HINT={RUNTIME_PRECISION[precision]}"))
+            ctx.metadata.precision, notes=f"run with INFERENCE_PRECISION_HINT={INFERENCE_PRECISION}"))
         model.set_rt_info(ctx.metadata.to_json(), RT_INFO_PATH)
         xml = out_dir / f"{ctx.traced.facts.arch}.xml"
         ov.save_model(model, str(xml), compress_to_fp16=precision == "fp16")
@@ -100,8 +100,7 @@ class OpenVinoRunner(Runner):
                                          "pass --device cpu")
         xml = Path(artifact.main_file)
         model = core.read_model(str(xml), str(xml.with_suffix(".bin")))
-        self.inference_precision = inference_precision or RUNTIME_PRECISION.get(
-            self.metadata.precision.name, "f32")
+        self.inference_precision = inference_precision or INFERENCE_PRECISION
         config = {"INFERENCE_PRECISION_HINT": self.inference_precision, "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -149,7 +148,7 @@ def _drop_onnx_metadata(model) -> None:
     """convert_model copies the ONNX metadata_props into rt_info/framework, including a stale
     poseexport entry that says format "onnx": keep the other keys, drop that one."""
     rt_info = model.get_rt_info()
-    if "framework" not in rt_info.keys():
+    if "framework" not in rt_info:
         return
     framework = rt_info["framework"]
     if METADATA_KEY not in framework:

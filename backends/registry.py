@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from functools import lru_cache
+from functools import cache
 from importlib import metadata as _entry_points
 
 from poseexport.errors import UnsupportedOptionError
@@ -52,7 +52,7 @@ def extra_backends_from_env() -> dict[str, str]:
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_backend(name: str) -> Backend:
     table = registered()
     if name not in table:

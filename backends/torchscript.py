@@ -29,9 +29,9 @@ class TorchScriptBackend(Backend):
                                 devices=("cpu", "cuda"))
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
-        import torch
-
         import copy
+
+        import torch
 
         module = source.program.module()  # the graph traced once by torch.export
         example = source.example

@@ -9,31 +9,21 @@ benchmark should) and the artifact size. Figures only: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import time
+import math
 from pathlib import Path
 
-import numpy as np
-
 import poseexport
+from poseexport.benchmark.measure import folder_size_mb, time_infer
+from poseexport.benchmark.spec import LatencyPlan
 from poseexport.paths import shared_data_dir
 from poseexport.predict import preprocess, read_image
-
-
-def measure(runner, image: np.ndarray, runs: int, warmup: int = 5) -> tuple[float, float]:
-    for _ in range(warmup):
-        runner.infer(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner.infer(image)
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times)), float(np.percentile(times, 90))
 
 
 def open_runner(path: str, threads: int, hint: str | None):
     if hint is None:
         return poseexport.load(path, threads=threads)
-    from poseexport.backends.openvino import OpenVinoRunner  # the hint is OpenVINO's knob
+    # the hint is OpenVINO's knob
+    from poseexport.backends.openvino import OpenVinoRunner
 
     base = poseexport.load(path)
     return OpenVinoRunner(base.artifact, threads=threads, inference_precision=hint)
@@ -48,6 +38,7 @@ def main() -> None:
     parser.add_argument("--image", default=str(shared_data_dir() / "images" / "bus.jpg"))
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
+    plan = LatencyPlan(warmup=5, iterations=args.runs, budget_s=math.inf)  # every run asked, no time cap
     print(f"{'artifact':48} {'precision':9} {'MB':>6}  " + "  ".join(f"{t} thr p50/p90 ms" for t in threads))
     for path in args.artifacts:
         cells, meta = [], None
@@ -56,10 +47,9 @@ def main() -> None:
                 meta = runner.metadata
                 h, w = runner.imgsz
                 image, _ = preprocess([read_image(Path(args.image))], (h, w), stride=runner.stride)
-                p50, p90 = measure(runner, image, args.runs)
-            cells.append(f"{p50:7.1f} / {p90:6.1f}  ")
-        size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6 if Path(path).is_dir() \
-            else Path(path).stat().st_size / 1e6
+                timing = time_infer(runner.infer, image, plan)
+            cells.append(f"{timing['p50_ms']:7.1f} / {timing['p90_ms']:6.1f}  ")
+        size = folder_size_mb(Path(path))
         precision = meta.precision.name + (f"+{args.hint}" if args.hint else "")
         print(f"{path:48} {precision:9} {size:6.1f}  " + "".join(cells))
 

@@ -90,11 +90,11 @@ class Metadata:
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=False)
 
-    def with_validation(self, validation: dict[str, Any]) -> "Metadata":
+    def with_validation(self, validation: dict[str, Any]) -> Metadata:
         return dataclasses.replace(self, validation=validation)
 
     @staticmethod
-    def from_json(text: str | bytes) -> "Metadata":
+    def from_json(text: str | bytes) -> Metadata:
         try:
             raw = json.loads(text)
             return metadata_from_dict(raw)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -18,7 +19,6 @@ from .nn.network import PoseNet
 from .paths import DEFAULT_MODEL
 from .predict.api import PredictsPoses
 from .weights import resolve_weights
-
 
 
 class PoseModel(PredictsPoses):
@@ -64,7 +64,7 @@ class PoseModel(PredictsPoses):
                 "names": self.names, "strides": [int(s) for s in self.net.stride.tolist()]}
 
     # ---- weights -----------------------------------------------------------------------
-    def load(self, weights: str | Path) -> "PoseModel":
+    def load(self, weights: str | Path) -> PoseModel:
         """Copy every tensor of `weights` whose name and shape match; report how many did."""
         other = load_checkpoint(resolve_weights(weights))
         ours = self.net.state_dict()
@@ -86,7 +86,7 @@ class PoseModel(PredictsPoses):
                                       "origin": self.checkpoint.origin}
         return save_native(path, self.net.state_dict(), self.net.cfg, facts)
 
-    def fuse(self) -> "PoseModel":
+    def fuse(self) -> PoseModel:
         self.net.eval().fuse()
         return self
 

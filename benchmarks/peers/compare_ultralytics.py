@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from poseexport.paths import shared_data_dir
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from peer_data import mirror_dataset
@@ -51,10 +53,6 @@ ALL_CELLS = ["torchscript:fp32", "torchscript:fp16", "onnx:fp32", "onnx:fp16", "
 THEIRS_UNSUPPORTED = {"torchscript:fp16": "Ultralytics exports FP16 TorchScript only on a GPU (device=0)"}
 MIN_RUNS = 5  # a latency figure stops after --runs calls, or after --max-seconds once it has this many
 PEER_ENV = {"YOLO_CONFIG_DIR": "/work/peers/ultralytics-config", "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False"}
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("POSEEXPORT_DATA", HERE.parents[2] / "shared" / "data"))
 
 
 def run(cmd: list[str], log: Path, timeout: float, env: dict | None = None) -> tuple[bool, float, str]:
@@ -263,7 +261,7 @@ def versions(peer_python: str) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    data = shared_data()
+    data = shared_data_dir()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cells", default="all", help=f"comma-separated fmt:precision, or all ({','.join(ALL_CELLS)})")
     p.add_argument("--model", default=str(data / "weights" / "yolo11n-pose.pt"))

@@ -26,8 +26,7 @@ class CellRecorder:
 
     def __init__(self, path: Path, cell: S.CellSpec):
         self.path = path
-        self.data: dict = {"cell": cell.name, "format": cell.format, "precision": cell.precision,
-                           "status": None, "stage": "start", "error": None, "pid": os.getpid()}
+        self.data: dict = {**cell.row(None, "start"), "pid": os.getpid()}
         self.save()
 
     def stage(self, name: str) -> None:
@@ -79,7 +78,7 @@ def run_cell(cell: S.CellSpec, rec: CellRecorder) -> None:
         rec.update(export_s=artifact.export_seconds, validate_s=time.perf_counter() - start - artifact.export_seconds,
                    parity=artifact.metadata.validation)
     except ValidationFailedError as err:  # the artifact is kept, marked failed: measure it anyway
-        rec.update(export_s=time.perf_counter() - start, parity=_stored_validation(folder))
+        rec.update(export_s=time.perf_counter() - start, parity=_stored_metadata(folder).get("validation"))
         rec.finish(S.PARITY_FAILED, str(err))
     except (UnsupportedOptionError, MissingDependencyError) as err:
         return rec.finish(S.UNSUPPORTED, str(err))
@@ -89,7 +88,8 @@ def run_cell(cell: S.CellSpec, rec: CellRecorder) -> None:
         rec.update(export_s=time.perf_counter() - start)
         text = str(err) if isinstance(err, PoseExportError) else traceback.format_exc(limit=8)
         return rec.finish(S.EXPORT_FAILED, text)
-    rec.update(artifact=str(folder), size_mb=folder_size_mb(folder), toolchain=_toolchain(folder))
+    rec.update(artifact=str(folder), size_mb=folder_size_mb(folder),
+               toolchain=_stored_metadata(folder).get("toolchain", {}))
     del model
     measure_artifact(cell, folder, rec)
 
@@ -110,7 +110,6 @@ def measure_artifact(cell: S.CellSpec, folder: Path, rec: CellRecorder) -> None:
     import poseexport
 
     from ..export.golden import check_golden, read_golden
-    from ..metadata import MANIFEST_FILE
 
     rec.stage("load")
     threads = thread_settings(cell.options.latency)
@@ -118,7 +117,7 @@ def measure_artifact(cell: S.CellSpec, folder: Path, rec: CellRecorder) -> None:
         start = time.perf_counter()
         runner = poseexport.load(folder, threads=max(threads))
         load_s = time.perf_counter() - start
-        golden = read_golden(folder, json.loads((folder / MANIFEST_FILE).read_text()).get("golden"))
+        golden = read_golden(folder)
         image = golden.input[:1]  # bus.jpg: the image every cell (and the PyTorch row) is timed on
         batch = image.repeat(runner.batch or 1, axis=0)
         start = time.perf_counter()
@@ -233,17 +232,12 @@ def _artifact_model(folder: Path):
     return ArtifactModel(folder)
 
 
-def _stored_validation(folder: Path) -> dict | None:
+def _stored_metadata(folder: Path) -> dict:
+    """The artifact's metadata.json as the export left it (also after a failed validation)."""
     from ..metadata import METADATA_FILE
 
     path = folder / METADATA_FILE
-    return json.loads(path.read_text()).get("validation") if path.is_file() else None
-
-
-def _toolchain(folder: Path) -> dict:
-    from ..metadata import METADATA_FILE
-
-    return json.loads((folder / METADATA_FILE).read_text()).get("toolchain", {})
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def limit_memory(gigabytes: float) -> None:

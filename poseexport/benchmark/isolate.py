@@ -63,27 +63,29 @@ def run_isolated(cell: S.CellSpec, work: Path) -> dict:
 
 def _wait(proc: subprocess.Popen, timeout: float):
     """(exit code, rusage, timed out): os.wait4 gives the child's own peak memory."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage, False
-        if time.monotonic() > deadline:
-            break
-        time.sleep(POLL_S)
+    done = _reap(proc, time.monotonic() + timeout)
+    if done:
+        return (*done, False)
     _kill_group(proc.pid, signal.SIGTERM)
-    end = time.monotonic() + GRACE_S
-    while time.monotonic() < end:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage, True
-        time.sleep(POLL_S)
+    done = _reap(proc, time.monotonic() + GRACE_S)
+    if done:
+        return (*done, True)
     _kill_group(proc.pid, signal.SIGKILL)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage, True
+
+
+def _reap(proc: subprocess.Popen, deadline: float):
+    """(exit code, rusage) once the child has exited, or None if it still runs at `deadline`."""
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(POLL_S)
 
 
 def _kill_group(pid: int, sig: int) -> None:
@@ -97,8 +99,7 @@ def _read_row(path: Path, cell: S.CellSpec) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):  # died before writing anything readable
-        return {"cell": cell.name, "format": cell.format, "precision": cell.precision, "status": None,
-                "stage": "start", "error": None}
+        return cell.row(None, "start")
 
 
 ALLOCATION_FAILURES = ("bad_alloc", "MemoryError", "Cannot allocate memory", "out of memory",

@@ -27,7 +27,7 @@ def plan_cells(options: S.BenchmarkOptions) -> list[tuple[S.CellSpec, dict | Non
                       f"formats here: {', '.join(known)}")
             for precision in options.precisions:
                 cell = S.CellSpec(fmt, precision, options)
-                cells.append((cell, _unsupported(cell, reason)))
+                cells.append((cell, cell.row(S.UNSUPPORTED, "plan", reason)))
             continue
         try:
             backend = get_backend(fmt)  # an unknown name raises the registry's did-you-mean error
@@ -37,13 +37,13 @@ def plan_cells(options: S.BenchmarkOptions) -> list[tuple[S.CellSpec, dict | Non
         for precision in options.precisions:
             cell = S.CellSpec(fmt, precision, options)
             why = reason or _refused(backend, precision, options)
-            cells.append((cell, _unsupported(cell, why) if why else None))
+            cells.append((cell, cell.row(S.UNSUPPORTED, "plan", why) if why else None))
     return cells
 
 
 def _unavailable(backend) -> str:
     caps = backend.capabilities
-    if sys.platform not in caps.runs_on and not any(sys.platform.startswith(o) for o in caps.runs_on):
+    if not any(sys.platform.startswith(o) for o in caps.runs_on):
         return f"{backend.title} runs on {', '.join(caps.runs_on)}, not {sys.platform}"
     available = backend.availability()
     return "" if available else available.reason
@@ -55,11 +55,6 @@ def _refused(backend, precision: str, options: S.BenchmarkOptions) -> str:
     if precision == "int8" and not options.calib:
         return "int8 needs calibration images and none were found: pass --calib with a folder of images"
     return ""
-
-
-def _unsupported(cell: S.CellSpec, reason: str) -> dict:
-    return {"cell": cell.name, "format": cell.format, "precision": cell.precision, "status": S.UNSUPPORTED,
-            "stage": "plan", "error": reason}
 
 
 def run_matrix(options: S.BenchmarkOptions, command: list[str] | None = None, log=None) -> dict:

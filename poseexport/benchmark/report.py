@@ -9,8 +9,6 @@ from pathlib import Path
 from . import spec as S
 from .matrix import best_latency
 
-OUTPUT_FILES = ("results.json", "results.csv", "results.md", "junit.xml", "results.png")
-
 
 def write_all(results: dict, out: str | Path) -> list[Path]:
     out = Path(out)

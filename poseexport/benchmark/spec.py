@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # one status per cell; ordered from best to worst for sorting and for the summary line
@@ -32,7 +32,6 @@ PLANNED_FORMATS = ("coreml", "tensorrt", "tflite", "ncnn", "mnn", "paddle", "rkn
 MAX_MAP_DROP = {"fp32": 0.005, "fp16": 0.01, "bf16": 0.02, "int8": 0.05}
 
 FAIL_ON_CHOICES = ("error", "parity", "accuracy", "regression")
-DEFAULT_FAIL_ON = FAIL_ON_CHOICES
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,11 @@ class CellSpec:
     def name(self) -> str:
         return f"{self.format}-{self.precision}"
 
+    def row(self, status: str | None, stage: str, error: str | None = None) -> dict:
+        """The cell's result row before any figure: who it is, its status, where it stopped."""
+        return {"cell": self.name, "format": self.format, "precision": self.precision, "status": status,
+                "stage": stage, "error": error}
+
     def artifact_dir(self) -> Path:
         return Path(self.options.out).resolve() / "artifacts" / self.name
 
@@ -104,6 +108,3 @@ class CellSpec:
 def reference_cell(options: BenchmarkOptions) -> CellSpec:
     return CellSpec(REFERENCE_FORMAT, "fp32", options)
 
-
-def with_out(options: BenchmarkOptions, out: str | Path) -> BenchmarkOptions:
-    return replace(options, out=str(out))

@@ -5,11 +5,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadCheckpointError
-from ..weights import sha256_file
 from ..nn.network import PoseNet
+from ..weights import sha256_file
 from .native import is_native_checkpoint, read_native
 from .safe_unpickle import restricted_load
-from .ultralytics_import import is_ultralytics_checkpoint, load_state_strict, network_from_ultralytics
+from .ultralytics_import import (
+    is_ultralytics_checkpoint,
+    load_state_strict,
+    network_from_ultralytics,
+)
 
 
 @dataclass

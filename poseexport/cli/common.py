@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..paths import DEFAULT_MODEL
 
@@ -50,3 +51,13 @@ def add_inference_arguments(parser: argparse.ArgumentParser, conf: float) -> Non
     parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
     parser.add_argument("--batch", type=positive_int, default=1, help="images per inference call (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda:0 (default cpu)")
+
+
+def write_output(target: str, text: str) -> None:
+    """Write `text` to the file `target` (creating its folder), or to stdout when it is '-'."""
+    if target == "-":
+        print(text)
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                             iou=args.iou, max_det=args.max_det, device=args.device,
                             out=Path(args.out) if args.out else None, force=args.force,
                             validate=args.validate, mobile=args.mobile)
-    log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    log = lambda text: print(text, file=sys.stderr)
     artifact = export_model(model, options, log=log)
     size = sum(f.stat().st_size for f in artifact.path.rglob("*") if f.is_file()) / 1e6
     print(f"{artifact.metadata.format} {artifact.metadata.precision.name}: {artifact.path} "

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_inference_arguments, add_model_argument
+from .common import add_inference_arguments, add_model_argument, write_output
 
 
 def register(sub) -> None:
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if writer:
             writer.close()
     if args.json:
-        _write_json(args.json, records)
+        # one image per line: readable, and still one JSON list
+        write_output(args.json, "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]")
     summary = f"{len(records)} image(s), {persons} person(s) with {args.model}"
     if writer:
         summary += f"; annotated output in {args.save}"
@@ -60,14 +61,3 @@ def run(args: argparse.Namespace) -> int:
         summary += f"; JSON in {args.json}"
     print(summary, file=sys.stderr)
     return 0
-
-
-def _write_json(target: str, records: list[dict]) -> None:
-    # one image per line: readable, and still one JSON list
-    text = "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]"
-    if target == "-":
-        print(text)
-        return
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)

@@ -1,7 +1,8 @@
 """`poseexport selftest ARTIFACT`: run an artifact on the golden vector it carries.
 
-The check itself (poseexport/export/golden.py) imports numpy and the runtime only. Where
-torch cannot be installed, `python -m poseexport.export.golden ARTIFACT` runs the same check.
+The check itself (poseexport/export/golden.py) imports numpy and the runtime only, so this
+command runs where torch cannot be installed; `python -m poseexport.export.golden ARTIFACT`
+is the same command under another name.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def register(sub) -> None:
                     "outputs and decoded persons with the PyTorch outputs stored with it, within the "
                     "artifact's tolerances (the ones its export was validated with).",
         epilog="exit status: 0 every check passed; 1 a check failed; 2 the artifact cannot be used.\n"
-               "without torch: python -m poseexport.export.golden ARTIFACT",
+               "needs numpy and the artifact's runtime only (no torch); the same command: "
+               "python -m poseexport.export.golden ARTIFACT",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artifact", help="artifact folder (as written by poseexport convert)")
     parser.add_argument("--device", default="cpu", help="device to run on (default cpu)")

@@ -12,9 +12,6 @@ import sys
 from ..errors import UnsupportedOptionError
 from .common import positive_int
 
-# options that may differ when resuming: where the run executes, not what it computes
-RESUME_OVERRIDES = {"device", "workers", "progress"}
-
 
 def register(sub) -> None:
     parser = sub.add_parser(
@@ -105,12 +102,12 @@ def options_from_args(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.options import TrainOptions
+    from ..train.options import RESUME_OVERRIDES, TrainOptions
     from ..train.trainer import train
 
     given = options_from_args(args)
     if args.resume:
-        fixed = sorted(set(given) - RESUME_OVERRIDES) + [f for f in ("model", "data") if getattr(args, f)]
+        fixed = sorted(set(given) - set(RESUME_OVERRIDES)) + [f for f in ("model", "data") if getattr(args, f)]
         if fixed:
             raise UnsupportedOptionError(
                 f"--resume continues a run exactly as it was started; {', '.join(fixed)} cannot change",

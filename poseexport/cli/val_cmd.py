@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from .common import add_inference_arguments, add_model_argument
+from .common import add_inference_arguments, add_model_argument, write_output
 
 
 def register(sub) -> None:
@@ -37,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from ..val import validate_model
 
     model = open_model(args.model, device=args.device)
-    options = dict(batch=args.batch, conf=args.conf, iou=args.iou, max_det=args.max_det,
-                   rect=args.rect, rect_pad=args.rect_pad, split=args.split, save_dir=args.save_dir,
-                   json_path=args.json, progress=not args.quiet)
+    options = {"batch": args.batch, "conf": args.conf, "iou": args.iou, "max_det": args.max_det,
+               "rect": args.rect, "rect_pad": args.rect_pad, "split": args.split,
+               "save_dir": args.save_dir, "json_path": args.json, "progress": not args.quiet}
     if args.imgsz is not None:
         options["imgsz"] = args.imgsz
     metrics = validate_model(model, args.data, **options)
@@ -53,10 +52,5 @@ def run(args: argparse.Namespace) -> int:
     for path in metrics.files:
         print(f"wrote {path}", file=sys.stderr)
     if args.report:
-        text = json.dumps(metrics.to_dict(), indent=2)
-        if args.report == "-":
-            print(text)
-        else:
-            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.report).write_text(text)
+        write_output(args.report, json.dumps(metrics.to_dict(), indent=2))
     return 0

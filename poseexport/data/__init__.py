@@ -6,7 +6,20 @@ from .images import label_path_for, list_images
 from .labels import ImageLabels, LabelIssue, parse_label_text
 
 __all__ = [
-    "ConvertReport", "coco_results", "coco_to_yolo", "yolo_label_lines", "DatasetConfig", "DatasetReport", "ImageLabels", "LabelIssue", "PoseDataset", "Sample",
-    "label_path_for", "list_images", "load_dataset_yaml", "load_split", "parse_label_text",
+    "ConvertReport",
+    "DatasetConfig",
+    "DatasetReport",
+    "ImageLabels",
+    "LabelIssue",
+    "PoseDataset",
+    "Sample",
+    "coco_results",
+    "coco_to_yolo",
+    "label_path_for",
+    "list_images",
+    "load_dataset_yaml",
+    "load_split",
+    "parse_label_text",
     "split_sources",
+    "yolo_label_lines",
 ]

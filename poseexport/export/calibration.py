@@ -12,8 +12,8 @@ from ..errors import BadDatasetError, UnsupportedOptionError
 from ..metadata import Calibration
 from ..predict.letterbox import preprocess
 from ..predict.sources import IMAGE_SUFFIXES, read_image
-from .context import CalibrationSet
 from ..weights import sha256_file
+from .context import CalibrationSet
 from .options import MIN_CALIBRATION_IMAGES, ExportOptions
 
 

@@ -34,12 +34,13 @@ from ..errors import BadArtifactError
 
 GOLDEN_FILE = "golden.npz"
 ANCHOR_STRIDE = 16
-DETECT_CONF = 0.25
 
 
 def write_golden(folder: Path, traced, tolerance) -> dict:
     """Write golden.npz into the artifact folder; return its manifest entry."""
-    from ..validate.parity import RELEVANT_SCORE
+    # validation's own thresholds: the stored persons are the ones it decodes
+    from ..predict.nms import non_max_suppression
+    from ..validate.parity import DETECT_CONF, RELEVANT_SCORE
 
     names = [str(n) for n in traced.reference_names]
     images = np.rint(traced.reference_inputs * 255.0).astype(np.uint8)
@@ -51,24 +52,17 @@ def write_golden(folder: Path, traced, tolerance) -> dict:
         score = ref[:, 4:4 + nc].max(1).max(0)  # best score of each anchor over the images
         keep = (score >= RELEVANT_SCORE) | (np.arange(ref.shape[2]) % ANCHOR_STRIDE == 0)
         anchors = np.flatnonzero(keep).astype(np.int32)
-        decoded = _decode(ref, nc)
-        arrays.update(output=ref[:, :, anchors], anchors=anchors,
-                      detections=np.concatenate(decoded).astype(np.float32),
-                      detection_image=np.concatenate([np.full(len(d), i, np.int32) for i, d in enumerate(decoded)]))
+        persons = non_max_suppression(ref, conf=DETECT_CONF, nc=nc)
+        arrays.update(output=ref[:, :, anchors], anchors=anchors)
     else:
-        found = [r[r[:, 4] > 0] for r in ref]
-        arrays.update(output=ref, detections=np.concatenate(found),
-                      detection_image=np.concatenate([np.full(len(d), i, np.int32) for i, d in enumerate(found)]))
+        persons = [r[r[:, 4] > 0] for r in ref]
+        arrays.update(output=ref)
+    arrays.update(detections=np.concatenate(persons).astype(np.float32),
+                  detection_image=np.concatenate([np.full(len(d), i, np.int32) for i, d in enumerate(persons)]))
     np.savez_compressed(folder / GOLDEN_FILE, **arrays)
     return {"file": GOLDEN_FILE, "images": names, "kind": kind,
             "anchors": "all" if kind != "raw" else f"score >= {RELEVANT_SCORE} or index % {ANCHOR_STRIDE} == 0",
             "persons": len(arrays["detections"]), "tolerance": asdict(tolerance)}
-
-
-def _decode(raw: np.ndarray, nc: int) -> list[np.ndarray]:
-    from ..predict.nms import non_max_suppression
-
-    return non_max_suppression(raw, conf=DETECT_CONF, nc=nc)
 
 
 @dataclass(frozen=True)
@@ -80,8 +74,17 @@ class GoldenVector:
     entry: dict  # the manifest entry (image, kind, tolerance)
 
 
-def read_golden(folder: Path, entry: dict | None) -> GoldenVector:
-    """The golden vector of an artifact folder (entry: the manifest's "golden" block)."""
+def read_golden(folder: Path) -> GoldenVector:
+    """The golden vector of an artifact folder, as its manifest's "golden" block names it."""
+    import json
+
+    from ..metadata import MANIFEST_FILE
+
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise BadArtifactError(f"{folder} has no {MANIFEST_FILE}", "selftest needs the whole artifact folder",
+                               "pass the folder poseexport convert wrote (model, metadata, manifest, golden.npz)")
+    entry = json.loads(manifest_path.read_text()).get("golden")
     if not entry:
         raise BadArtifactError(f"{folder} carries no golden vector",
                                "its manifest has no 'golden' entry (exported before golden vectors existed, "
@@ -105,13 +108,11 @@ def check_golden(runner, golden: GoldenVector, tolerance=None):
     """Run `runner` on the golden inputs, one image per call (repeated to a static batch), and
     compare with the stored outputs exactly as export validation does; a ParityReport."""
     from ..backends.base import Tolerance
-    from ..validate.parity import compare_nms_outputs, compare_outputs
+    from ..validate.parity import compare_nms_outputs, compare_outputs, run_each
 
     tolerance = tolerance or Tolerance(**golden.entry["tolerance"])
     meta = runner.metadata
-    batch = runner.batch or 1
-    ours = np.concatenate([np.asarray(runner.infer(np.repeat(golden.input[i:i + 1], batch, axis=0)))[:1]
-                           for i in range(len(golden.input))]).astype(np.float32)  # NCHW for every format
+    ours = run_each(runner, golden.input)  # NCHW for every format
     precision = meta.precision.name
     kpt_shape = tuple(meta.model.kpt_shape)
     if golden.anchors is None:
@@ -125,16 +126,11 @@ def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | 
     """Load an artifact folder, check it on its golden vector, print ✓/✗ rows; True if it passed."""
     import json
 
-    from ..metadata import MANIFEST_FILE
     from ..runtime import load
 
     folder = Path(artifact)
     folder = folder if folder.is_dir() else folder.parent
-    manifest_path = folder / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise BadArtifactError(f"{folder} has no {MANIFEST_FILE}", "selftest needs the whole artifact folder",
-                               "pass the folder poseexport convert wrote (model, metadata, manifest, golden.npz)")
-    golden = read_golden(folder, json.loads(manifest_path.read_text()).get("golden"))
+    golden = read_golden(folder)
     with load(folder, device=device) as runner:
         report = check_golden(runner, golden)
         meta = runner.metadata
@@ -149,23 +145,13 @@ def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m poseexport.export.golden ARTIFACT`: the selftest without the CLI (and without torch)."""
-    import argparse
+    """`python -m poseexport.export.golden ARTIFACT`: `poseexport selftest ARTIFACT` by another name
+    (neither imports torch)."""
     import sys
 
-    from ..errors import PoseExportError
+    from ..cli.main import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="python -m poseexport.export.golden",
-                                     description="poseexport selftest, importing only numpy and the runtime")
-    parser.add_argument("artifact")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json", metavar="PATH")
-    args = parser.parse_args(argv)
-    try:
-        return 0 if selftest(args.artifact, args.device, args.json) else 1
-    except PoseExportError as err:
-        print(f"selftest: error: {err}", file=sys.stderr)
-        return err.exit_code
+    return cli_main(["selftest", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

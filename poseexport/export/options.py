@@ -36,7 +36,7 @@ class ExportOptions:
     def precision(self) -> str:
         return "int8" if self.int8 else "fp16" if self.half else "fp32"
 
-    def normalised(self, stride: int) -> "ExportOptions":
+    def normalised(self, stride: int) -> ExportOptions:
         """Check values that don't depend on the format; return a copy with tuple imgsz."""
         size = self.imgsz
         sizes = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)

@@ -10,7 +10,12 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from ..errors import ExportFailedError, PoseExportError, UnsupportedOptionError, ValidationFailedError
+from ..errors import (
+    ExportFailedError,
+    PoseExportError,
+    UnsupportedOptionError,
+    ValidationFailedError,
+)
 from ..metadata import MANIFEST_FILE, METADATA_FILE, Metadata, Precision
 from ..weights import sha256_file
 from .calibration import load_calibration

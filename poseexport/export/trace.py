@@ -141,8 +141,9 @@ def reference_set(model, metadata) -> ReferenceSet:
     module: nn.Module = net
     if metadata.outputs[0].kind == "nms":
         opts = metadata.options
-        module = NmsWrapper(net, conf=opts.get("conf", 0.25), iou=opts.get("iou", 0.7),
-                            max_det=opts.get("max_det", 300))
+        module = NmsWrapper(net, conf=opts.get("conf", ExportOptions.conf),
+                            iou=opts.get("iou", ExportOptions.iou),
+                            max_det=opts.get("max_det", ExportOptions.max_det))
     names, inputs, outputs = _references(module, tuple(metadata.model.imgsz), metadata.model.stride)
     return ReferenceSet(facts=metadata.model, output_spec=metadata.outputs[0], reference_inputs=inputs,
                         reference_names=names, reference_outputs=outputs)

@@ -116,7 +116,7 @@ def _max_f1(p_grid: np.ndarray, r_grid: np.ndarray, present: np.ndarray
 
 def _smooth(values: np.ndarray, fraction: float) -> np.ndarray:
     """Centred moving average over `fraction` of the samples, edges repeated."""
-    width = int(round(len(values) * fraction)) // 2 * 2 + 1
+    width = round(len(values) * fraction) // 2 * 2 + 1
     half = width // 2
     padded = np.concatenate([np.full(half, values[0]), values, np.full(half, values[-1])])
     return np.convolve(padded, np.ones(width) / width, mode="valid")

@@ -12,8 +12,8 @@ Meant to agree with pycocotools / faster-coco-eval to float precision.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

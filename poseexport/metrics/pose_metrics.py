@@ -25,7 +25,7 @@ class TaskMetrics:
 
     @staticmethod
     def compute(kind: str, tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray,
-                target_cls: np.ndarray, nc: int, method: str = "continuous") -> "TaskMetrics":
+                target_cls: np.ndarray, nc: int, method: str = "continuous") -> TaskMetrics:
         return TaskMetrics(kind, ap_per_class(tp, conf, pred_cls, target_cls, nc, method))
 
     def _mean(self, values: np.ndarray) -> float:

@@ -1,5 +1,6 @@
 """Prediction pre/post-processing in numpy, shared by every runtime."""
-from .draw import COCO_SKELETON, COCO_SKELETON_1BASED, draw_detections
+from ..keypoints import COCO_SKELETON, COCO_SKELETON_1BASED
+from .draw import draw_detections
 from .letterbox import LetterboxInfo, letterbox, preprocess
 from .nms import box_iou, non_max_suppression
 from .results import Boxes, Keypoints, Results, postprocess

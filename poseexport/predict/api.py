@@ -5,7 +5,7 @@ may override `resolve_imgsz` / `fixed_imgsz` (artifacts exported at a fixed size
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .predictor import PredictOptions, predict_frames
 from .results import Results

@@ -6,10 +6,9 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from ..keypoints import COCO_SKELETON, COCO_SKELETON_1BASED  # noqa: F401 (re-exported)
+from ..keypoints import COCO_SKELETON
 
 Color = tuple[int, int, int]  # BGR
-
 
 FACE: Color = (255, 190, 30)  # sky blue
 ARM: Color = (0, 150, 255)  # orange

@@ -7,8 +7,8 @@ exactly the same pre- and post-processing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class PredictOptions:
     max_det: int = 300
     batch: int = 1
 
-    def checked(self, stride: int) -> "PredictOptions":
+    def checked(self, stride: int) -> PredictOptions:
         sizes = (self.imgsz,) * 2 if isinstance(self.imgsz, int) else tuple(self.imgsz)
         if len(sizes) != 2 or any(int(s) <= 0 or int(s) % stride for s in sizes):
             raise UnsupportedOptionError(

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from ..errors import UnsupportedOptionError
+from ..predict.letterbox import PAD_VALUE
 
-PAD_VALUE = 114
 # A transformed box is kept only if it is still a real object: at least 2 px wide and
 # high, at least 10 % of its (scaled) area before the transform, aspect ratio < 100.
 MIN_BOX_SIDE = 2.0

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import random
 
-import cv2
 import numpy as np
 import torch
 
 from ..data import PoseDataset, Sample
-from ..errors import BadDatasetError, UnsupportedOptionError
+from ..errors import BadDatasetError, BadInputError, UnsupportedOptionError
 from ..predict.letterbox import letterbox
+from ..predict.sources import read_image
 from .augment import (
     AugmentSettings,
     PixelLabels,
@@ -147,13 +147,12 @@ def _resized(sample: Sample, size: int) -> tuple[np.ndarray, PixelLabels]:
 
 def read_bgr(sample: Sample) -> np.ndarray:
     """Decode a sample's image (BGR uint8), with a dataset error if it changed since the scan."""
-    data = np.fromfile(sample.image, dtype=np.uint8) if sample.image.is_file() else np.zeros(0, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
+    try:
+        return read_image(sample.image)
+    except BadInputError as err:
         raise BadDatasetError(f"Cannot read the training image {sample.image}",
                               "it is missing or no longer decodes (it changed after the dataset was scanned)",
-                              "restore the file or remove it and its label file")
-    return image
+                              "restore the file or remove it and its label file") from err
 
 
 def _flip_index(dataset: PoseDataset, settings: AugmentSettings) -> np.ndarray:

@@ -94,7 +94,7 @@ class PoseLoss:
                 f"the OKS loss needs {k} positive sigmas, one per keypoint",
                 "pass one positive sigma per keypoint, or None for the default")
         # tiny boxes are widened to the middle stride for the inside-the-box test
-        middle = float(self.strides[len(self.strides) // 2]) if len(self.strides) > 1 else float(self.strides[0])
+        middle = float(self.strides[len(self.strides) // 2])
         self.assigner = TaskAlignedAssigner(self.nc, topk=topk, alpha=alpha, beta=beta, min_box_side=middle)
 
     def __call__(self, preds: tuple[list[torch.Tensor], torch.Tensor], batch: dict

@@ -61,10 +61,8 @@ def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Para
 
 def build_optimizer(model: nn.Module, choice: OptimizerChoice, weight_decay: float) -> torch.optim.Optimizer:
     """SGD (Nesterov) or AdamW over the three groups; only group 0 decays."""
-    weights, norms, biases = parameter_groups(model)
-    groups = [{"params": weights, "weight_decay": weight_decay, "param_group": "weight"},
-              {"params": norms, "weight_decay": 0.0, "param_group": "norm"},
-              {"params": biases, "weight_decay": 0.0, "param_group": "bias"}]
+    groups = [{"params": params, "weight_decay": decay, "param_group": name}
+              for name, params, decay in zip(GROUP_NAMES, parameter_groups(model), (weight_decay, 0.0, 0.0))]
     if choice.name == "SGD":
         optimizer = torch.optim.SGD(groups, lr=choice.lr0, momentum=choice.momentum, nesterov=True)
     elif choice.name == "AdamW":

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from ..errors import UnsupportedOptionError
 
 OPTIMIZERS = ("auto", "SGD", "AdamW")
+# options that may differ when resuming: where the run executes, not what it computes
+RESUME_OVERRIDES = ("device", "workers", "progress")
 
 
 def _default_augment():
@@ -124,8 +126,7 @@ class TrainOptions:
 
     def to_dict(self) -> dict:
         """Flat, YAML-friendly: nested settings become `augment` and `gains` mappings."""
-        out = asdict(self)
-        return out
+        return asdict(self)
 
     @staticmethod
     def from_dict(data: dict) -> TrainOptions:

@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 from ..checkpoint.loader import load_checkpoint
 from ..data.dataset import load_split
 from ..data.dataset_yaml import load_dataset_yaml
-from ..errors import BadCheckpointError, UnsupportedOptionError
+from ..errors import BadCheckpointError, BadDatasetError, UnsupportedOptionError
 from ..nn.network import PoseNet
 from .checkpoint import read_train_state, restore_rng, save_train_checkpoint
 from .distributed import (
@@ -38,7 +38,7 @@ from .distributed import (
 from .ema import ModelEMA
 from .loss import LOSS_NAMES, PoseLoss
 from .optim import build_optimizer, choose_optimizer
-from .options import TrainOptions
+from .options import RESUME_OVERRIDES, TrainOptions
 from .results import ResultsLog, fitness, metric_values, plot_results
 from .run_dir import new_run_dir, write_args
 from .schedule import Schedule, warmup_iterations
@@ -141,8 +141,6 @@ class Trainer:
         self.names = dict(self.config.names)
         self.train_set = load_split(self.config, "train", progress=ctx.is_main and opts.progress)
         if len(self.train_set) == 0:
-            from ..errors import BadDatasetError
-
             raise BadDatasetError(f"The train split of {self.config.yaml_path} has no usable images",
                                   self.train_set.report.summary(), "fix the labels listed by "
                                   f"`poseexport val --data {self.config.yaml_path} --split train`")
@@ -163,10 +161,7 @@ class Trainer:
                                          f"to train longer, start a new run with --model {self.resume_path}")
         saved = TrainOptions.from_dict(state.options)
         # only where the run executes may change on resume; the run itself continues as it was
-        from dataclasses import replace
-
-        self.opts = replace(saved, device=self.opts.device, workers=self.opts.workers,
-                            progress=self.opts.progress)
+        self.opts = replace(saved, **{name: getattr(self.opts, name) for name in RESUME_OVERRIDES})
         self.data_arg = state.data
         self.resume_ckpt = ckpt
         return state
@@ -197,7 +192,6 @@ class Trainer:
             self.model_name = getattr(self.model_arg, "arch_name", None) or str(self.model_arg)
             for text in start.notes:
                 self.log(text)
-            self.transferred = start.transferred
         if opts.freeze:
             n = freeze_layers(net, opts.freeze)
             self.log(f"froze layers 0-{opts.freeze - 1} ({n} tensors)")
@@ -310,7 +304,7 @@ class Trainer:
                           f"interrupted epoch is redone). Continue with:\n  poseexport train --resume "
                           f"{self.last}")
             raise
-        done = epoch + 1 if (stopped or opts.epochs > self.start_epoch) else self.start_epoch
+        done = epoch + 1 if opts.epochs > self.start_epoch else self.start_epoch
         self._plot()
         barrier(self.ctx)
         return TrainResult(save_dir=self.save_dir, data=self.config.yaml_path, last=self.last,
@@ -323,14 +317,12 @@ class Trainer:
 
         opts = self.opts
         self.wrapped.train()
-        if epoch >= opts.epochs - opts.close_mosaic and opts.augment.mosaic > 0:
-            if not getattr(self, "_mosaic_closed", False):
-                self.log(f"mosaic off from epoch {epoch + 1} on (close_mosaic={opts.close_mosaic})")
+        closing = epoch >= opts.epochs - opts.close_mosaic and opts.augment.mosaic > 0
+        if closing and not self.dataset.mosaic_closed:
+            self.log(f"mosaic off from epoch {epoch + 1} on (close_mosaic={opts.close_mosaic})")
             self.dataset.close_mosaic()
-            self._mosaic_closed = True
-        self.dataset.set_epoch(epoch)
-        if hasattr(self.loader.sampler, "set_epoch"):
-            self.loader.sampler.set_epoch(epoch)
+        self.dataset.set_epoch(epoch)  # a DistributedSampler's set_epoch does not reach the dataset
+        self.loader.sampler.set_epoch(epoch)
         self.schedule.start_epoch(self.optimizer, epoch)
         nb = self.batches_per_epoch
         progress = tqdm(self.loader, total=nb, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="batch",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def evaluate_coco(gt: dict, json_path: Path, results: list[dict], img_ids: Seque
     """Run our protocol and (if available) the official evaluator on `results`."""
     ours_pose = coco_protocol_ap(gt, results, "keypoints", img_ids, sigmas)
     ours_box = coco_protocol_ap(gt, results, "bbox", img_ids)
-    base = dict(json_path=json_path, images=len(img_ids), ours_pose=ours_pose, ours_box=ours_box)
+    base = {"json_path": json_path, "images": len(img_ids), "ours_pose": ours_pose, "ours_box": ours_box}
     if evaluator == "none":
         return CocoReport(**base, note="official COCO evaluator not run (evaluator='none')")
     backend = _official_backend(evaluator)
@@ -82,8 +82,9 @@ def _official_backend(evaluator: str):
                 return None
     if evaluator in ("auto", "pycocotools"):
         try:
-            import pycocotools  # noqa: F401  (probe: is it installed?)
             from importlib.metadata import version
+
+            import pycocotools  # noqa: F401  (probe: is it installed?)
             return f"pycocotools {version('pycocotools')}", _run_pycocotools
         except ImportError:
             return None
@@ -105,15 +106,20 @@ def _stats(evaluation) -> CocoAP:
     return CocoAP(float(s[0]), float(s[1]), float(s[2]))
 
 
+def _load(coco_class, json_path: Path, results: list[dict], iou_type: str):
+    """(ground truth, detections) as the evaluator's COCO objects, its loading chatter silenced."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = coco_class(str(json_path))
+        return gt, gt.loadRes(_for_type(results, iou_type))
+
+
 def _run_pycocotools(json_path: Path, results, img_ids, iou_type: str, sigmas) -> CocoAP:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     if not results:
         return CocoAP(0.0, 0.0, 0.0)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(json_path))
-        dt = gt.loadRes(_for_type(results, iou_type))
+    gt, dt = _load(COCO, json_path, results, iou_type)
     evaluation = COCOeval(gt, dt, iou_type)
     evaluation.params.imgIds = list(img_ids)
     if sigmas is not None:
@@ -126,9 +132,7 @@ def _run_faster(json_path: Path, results, img_ids, iou_type: str, sigmas) -> Coc
 
     if not results:
         return CocoAP(0.0, 0.0, 0.0)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(json_path))
-        dt = gt.loadRes(_for_type(results, iou_type))
+    gt, dt = _load(COCO, json_path, results, iou_type)
     extra = {"kpt_oks_sigmas": list(map(float, sigmas))} if sigmas is not None else {}
     evaluation = COCOeval_faster(gt, dt, iouType=iou_type, print_function=lambda *a, **k: None, **extra)
     evaluation.params.imgIds = list(img_ids)

@@ -38,7 +38,7 @@ class ValOptions:
     cache_dir: str | Path | None = None
 
     @staticmethod
-    def from_kwargs(**kwargs) -> "ValOptions":
+    def from_kwargs(**kwargs) -> ValOptions:
         known = {f.name for f in fields(ValOptions)}
         unknown = sorted(set(kwargs) - known)
         if unknown:
@@ -47,7 +47,7 @@ class ValOptions:
                                          "remove or rename them", context=[", ".join(sorted(known))])
         return ValOptions(**kwargs)
 
-    def checked(self, stride: int) -> "ValOptions":
+    def checked(self, stride: int) -> ValOptions:
         PredictOptions(imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
                        batch=self.batch).checked(stride)
         if self.rect_pad < 0 or (self.rect_pad and not self.rect):

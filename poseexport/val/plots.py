@@ -1,8 +1,8 @@
 """PR-curve plots (precision vs recall at IoU / OKS 0.5), drawn with matplotlib if installed."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -7,12 +7,18 @@ every exported runtime are evaluated by the same code.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from ..data.coco_convert import coco_results, image_id_map, read_coco_json, write_results_json
+from ..data.coco_convert import (
+    coco_results,
+    image_id_map,
+    read_coco_json,
+    write_results_json,
+)
 from ..data.dataset import PoseDataset, Sample, load_split
 from ..data.dataset_yaml import DatasetConfig
 from ..errors import BadDatasetError, BadInputError
@@ -132,9 +138,9 @@ def _run_batch(infer: InferFn, samples: list[Sample], options: ValOptions, names
     if not kept:
         return []
     if options.rect and options.rect_pad > 0:
-        letterbox = lambda ims: rect_batch(ims, options.imgsz, stride, options.rect_pad)  # noqa: E731
+        letterbox = partial(rect_batch, imgsz=options.imgsz, stride=stride, pad=options.rect_pad)
     else:
-        letterbox = lambda ims: preprocess(ims, options.imgsz, stride, auto=options.rect)  # noqa: E731
+        letterbox = partial(preprocess, imgsz=options.imgsz, stride=stride, auto=options.rect)
     results = infer_images(infer, images, [str(s.image) for s in kept], letterbox, names, kpt_shape,
                            conf=options.conf, iou=options.iou, max_det=options.max_det)
     for r in results:  # per-image milliseconds -> the run's totals

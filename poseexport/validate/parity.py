@@ -150,14 +150,17 @@ def _match_detections(our_dets: list, ref_dets: list, kpt_shape) -> dict:
             "score_drift_max": float(max(drifts) if drifts else 0.0)}
 
 
+def run_each(runner, inputs: np.ndarray) -> np.ndarray:
+    """The runner's output for each input image, one image per call (repeated to fill a
+    static batch), so every format is compared on exactly the same calls."""
+    batch = runner.batch or 1
+    return np.concatenate([np.asarray(runner.infer(np.repeat(inputs[i:i + 1], batch, axis=0)))[:1]
+                           for i in range(len(inputs))]).astype(np.float32)
+
+
 def validate_runner(runner, traced, tolerance, precision: str) -> ParityReport:
     """Run the artifact on the traced model's reference inputs and compare."""
-    outputs = []
-    batch = runner.batch or 1
-    for i in range(len(traced.reference_inputs)):
-        x = np.repeat(traced.reference_inputs[i:i + 1], batch, axis=0)
-        outputs.append(np.asarray(runner.infer(x))[:1])
-    ours = np.concatenate(outputs)
+    ours = run_each(runner, traced.reference_inputs)
     nc = len(traced.facts.names)
     if traced.output_spec.kind == "nms":
         return compare_nms_outputs(ours, traced.reference_outputs, tuple(traced.facts.kpt_shape),
@@ -166,4 +169,4 @@ def validate_runner(runner, traced, tolerance, precision: str) -> ParityReport:
                            tolerance, precision)
 
 
-__all__ = ["Check", "ParityReport", "compare_outputs", "validate_runner"]
+__all__ = ["Check", "ParityReport", "compare_outputs", "run_each", "validate_runner"]

@@ -12,10 +12,8 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 import poseexport
-from poseexport import PoseModel
 from poseexport.backends.registry import get_backend, registered
 from poseexport.errors import ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import Metadata
@@ -33,12 +31,6 @@ def available_backend(name):
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    return PoseModel("posenet-test")
-
-
-@pytest.fixture(scope="module")
 def exported(tiny, tmp_path_factory):
     cache = {}
 
@@ -52,24 +44,16 @@ def exported(tiny, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_export_load_matches_pytorch(name, tiny, exported):
+def test_export_load_matches_pytorch(name, tiny_reference, exported):
     artifact = exported(name)
     assert artifact.report.passed, artifact.report.table()
     x = np.random.default_rng(1).random((1, 3, IMGSZ, IMGSZ), dtype=np.float32)
-    expected = _reference(tiny, x)
+    expected = tiny_reference(x)
     with poseexport.load(artifact.path) as runner:
         got = runner.infer(x)
         assert runner.names == {0: "person"} and runner.kpt_shape == (17, 3)
     assert got.shape == expected.shape == (1, 56, 84)
     assert float(np.abs(got - expected).max()) < 1e-3
-
-
-def _reference(model, x):
-    import copy
-
-    net = copy.deepcopy(model.net).eval().fuse()
-    with torch.no_grad():
-        return net(torch.from_numpy(x)).numpy()
 
 
 @pytest.mark.parametrize("name", FORMATS)
@@ -145,7 +129,7 @@ def test_unknown_format_suggests():
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_dynamic_export_runs_at_two_sizes(name, tiny, tmp_path):
+def test_dynamic_export_runs_at_two_sizes(name, tiny, tiny_reference, tmp_path):
     backend = available_backend(name)
     if not backend.capabilities.dynamic:
         with pytest.raises(UnsupportedOptionError, match="dynamic"):
@@ -159,7 +143,7 @@ def test_dynamic_export_runs_at_two_sizes(name, tiny, tmp_path):
             x = rng.random(shape, dtype=np.float32)
             got = runner.infer(x)
             assert got.shape == (shape[0], 56, anchors)
-            assert float(np.abs(got - _reference(tiny, x)).max()) < 1e-3
+            assert float(np.abs(got - tiny_reference(x)).max()) < 1e-3
 
 
 def test_folder_without_sidecars_loads_by_content(exported, tmp_path):

@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 import poseexport
 from poseexport import PoseModel
@@ -25,7 +24,12 @@ from poseexport.validate.parity import _match_detections
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from poseexport.backends.onnx_int8 import ImageReader, head_branch_nodes, head_decode_nodes, percentile_ranges  # noqa: E402
+from poseexport.backends.onnx_int8 import (
+    ImageReader,
+    head_branch_nodes,
+    head_decode_nodes,
+    percentile_ranges,
+)
 
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
 
@@ -39,14 +43,12 @@ def _backend():
 
 
 @pytest.fixture(scope="module")
-def tiny_int8(data_dir, tmp_path_factory):
+def tiny_int8(tiny, data_dir, tmp_path_factory):
     _backend()
-    torch.manual_seed(0)
     out = tmp_path_factory.mktemp("int8") / "artifact"
     # 34 of the 211 real calibration photos
-    return PoseModel("posenet-test").export("onnx", imgsz=64, int8=True, data=str(data_dir / "calib-people"),
-                                            fraction=0.16, force=True, validate=False, out=out,
-                                            log=lambda *_: None)
+    return tiny.export("onnx", imgsz=64, int8=True, data=str(data_dir / "calib-people"), fraction=0.16,
+                       force=True, validate=False, out=out, log=lambda *_: None)
 
 
 def test_tiny_int8_loads_and_records_its_calibration(tiny_int8):

@@ -5,14 +5,12 @@ real yolo11n-pose and check the numbers measured on the shared real images.
 """
 from __future__ import annotations
 
-import copy
 import shutil
 import sys
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
-import torch
 
 import poseexport
 from poseexport import PoseModel
@@ -28,12 +26,6 @@ QUIET = {"log": lambda *_: None}
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    return PoseModel("posenet-test")
-
-
-@pytest.fixture(scope="module")
 def fp32(tiny, tmp_path_factory):
     """A dynamic fp32 export (the static one is covered by test_contract); batch=2 because
     torch.export specialises a dynamic batch traced at size 1 (the 0/1 rule)."""
@@ -41,17 +33,11 @@ def fp32(tiny, tmp_path_factory):
                        out=tmp_path_factory.mktemp("ov") / "fp32", **QUIET)
 
 
-def reference(model, x: np.ndarray) -> np.ndarray:
-    net = copy.deepcopy(model.net).float().eval().fuse()
-    with torch.no_grad():
-        return net(torch.from_numpy(x)).numpy()
-
-
 def images(*shape: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).random(shape, dtype=np.float32)
 
 
-def test_fp32_matches_pytorch_at_two_sizes_in_f32(tiny, fp32):
+def test_fp32_matches_pytorch_at_two_sizes_in_f32(tiny_reference, fp32):
     assert fp32.report.passed, fp32.report.table()
     assert sorted(p.name for p in fp32.path.iterdir()) == [
         "golden.npz", "manifest.json", "metadata.json", "posenet-test.bin", "posenet-test.xml"]
@@ -61,7 +47,7 @@ def test_fp32_matches_pytorch_at_two_sizes_in_f32(tiny, fp32):
         assert runner.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
         for shape in ((1, 3, IMGSZ, IMGSZ), (2, 3, 96, 128)):
             x = images(*shape)
-            got, expected = runner.infer(x), reference(tiny, x)
+            got, expected = runner.infer(x), tiny_reference(x)
             anchors = sum((shape[2] // s) * (shape[3] // s) for s in (8, 16, 32))
             assert got.dtype == np.float32 and got.shape == expected.shape == (shape[0], 56, anchors)
             assert float(np.abs(got - expected).max()) < 1e-4
@@ -99,7 +85,7 @@ def test_sniff_rejects_other_xml(tmp_path):
     assert not BACKEND.sniff(tmp_path)  # two xml files: not an IR folder
 
 
-def test_fp16_stores_half_weights_and_stays_close(tiny, fp32, tmp_path):
+def test_fp16_stores_half_weights_and_stays_close(tiny, tiny_reference, fp32, tmp_path):
     half = tiny.export("openvino", imgsz=IMGSZ, half=True, out=tmp_path / "fp16", **QUIET)
     assert half.report.passed, half.report.table()
     size16 = half.main_file.with_suffix(".bin").stat().st_size
@@ -109,7 +95,7 @@ def test_fp16_stores_half_weights_and_stays_close(tiny, fp32, tmp_path):
     with poseexport.load(half.path) as runner:
         assert runner.metadata.precision.name == "fp16" and runner.inference_precision == "f32"
         got = runner.infer(x)
-    expected = reference(tiny, x)
+    expected = tiny_reference(x)
     assert float(np.abs(got - expected).max()) < 0.05
 
 

@@ -76,7 +76,7 @@ def test_cache_is_written_hit_and_invalidated(coco8_copy: Path):
     assert second.report.cache == f"hit {where}"
     assert [len(s.labels) for s in second.samples] == [len(s.labels) for s in first.samples]
     np.testing.assert_array_equal(second.samples[0].labels.keypoints, first.samples[0].labels.keypoints)
-    label = sorted((root / "labels" / "val").glob("*.txt"))[0]
+    label = min((root / "labels" / "val").glob("*.txt"))
     label.write_text(label.read_text().splitlines()[0] + "\n")  # keep only the first person
     third = load_split(coco8_copy, "val", progress=False)
     assert third.report.cache.startswith("written")

@@ -4,8 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseexport.metrics import (COCO_KPT_SIGMAS, IOU_THRESHOLDS, TaskMetrics, ap_per_class,
-                                default_sigmas, interpolated_ap, keypoint_oks, match_predictions)
+from poseexport.metrics import (
+    COCO_KPT_SIGMAS,
+    IOU_THRESHOLDS,
+    TaskMetrics,
+    ap_per_class,
+    default_sigmas,
+    interpolated_ap,
+    keypoint_oks,
+    match_predictions,
+)
 
 
 def test_oks_of_identical_keypoints_is_one_and_of_a_known_offset_matches_the_formula():
