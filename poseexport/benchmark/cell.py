@@ -18,7 +18,6 @@ from pathlib import Path
 from . import spec as S
 from .measure import folder_size_mb, peak_rss_mb, thread_settings, time_infer
 
-TIMING_IMAGE = "images/bus.jpg"  # the first reference image of every export (see export/trace.py)
 
 
 class CellRecorder:
@@ -118,7 +117,7 @@ def measure_artifact(cell: S.CellSpec, folder: Path, rec: CellRecorder) -> None:
         runner = poseexport.load(folder, threads=max(threads))
         load_s = time.perf_counter() - start
         golden = read_golden(folder)
-        image = golden.input[:1]  # bus.jpg: the image every cell (and the PyTorch row) is timed on
+        image = golden.input[:1]  # the first shipped reference photo: every cell (and the PyTorch row) is timed on it
         batch = image.repeat(runner.batch or 1, axis=0)
         start = time.perf_counter()
         runner.infer(batch)
@@ -191,16 +190,13 @@ def measure_latency(open_runner, image, fixed_batch: int | None, cell: S.CellSpe
 
 
 def timing_image(imgsz: tuple[int, int], stride: int):
-    """bus.jpg letterboxed (the first golden image, which artifacts are timed on), for the PyTorch row."""
-    import numpy as np
-
-    from ..paths import shared_data_dir
+    """The first shipped reference photo letterboxed (the first golden image, which artifacts are
+    timed on), for the PyTorch row."""
     from ..predict.letterbox import preprocess
     from ..predict.sources import read_image
+    from ..validate.reference_images import packaged_image_files
 
-    path = shared_data_dir() / TIMING_IMAGE
-    image = read_image(path) if path.is_file() else np.full((480, 640, 3), 114, np.uint8)
-    return preprocess([image], imgsz, stride=stride)[0]
+    return preprocess([read_image(packaged_image_files()[0])], imgsz, stride=stride)[0]
 
 
 def run_val(cell: S.CellSpec, open_model, rec: CellRecorder) -> None:

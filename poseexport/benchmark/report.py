@@ -99,7 +99,7 @@ def write_markdown(results: dict, path: Path) -> Path:
         pose = _num(val.get("pose_map50-95"), ".4f")
         if delta.get("pose_map50-95") is not None:
             pose += f" ({delta['pose_map50-95']:+.4f})"
-        kpt = "–" if not parity else f"{parity.get('kpt_xy_max', 0):.3g} / {parity.get('kpt_px_mean', 0):.3g}"
+        kpt = "–" if not parity else f"{_num(parity.get('kpt_xy_max'), '.3g')} / {_num(parity.get('kpt_px_mean'), '.3g')}"
         status = row["status"] + (" ⚠" if row.get("regressions") else "")
         cells = ([row["cell"]] + ([row.get("host") or ""] if many_hosts else []) +
                  [status, _num(row.get("export_s")), _num(row.get("load_s"), ".2f"), _num(row.get("size_mb")), kpt,

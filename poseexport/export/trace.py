@@ -3,7 +3,8 @@
 The TracedModel is the single source every backend starts from: the ExportedProgram
 (and the ONNX file derived from it once, for every backend whose source is ONNX),
 the input/output spec, the model facts, and reference outputs of the PyTorch model
-on fixed real images, against which every artifact is compared.
+on fixed real images (poseexport's shipped photos plus a few `--data` images, see
+validate/reference_images.py), against which every artifact is compared.
 """
 from __future__ import annotations
 
@@ -18,17 +19,10 @@ from torch import nn
 from ..errors import ExportFailedError
 from ..keypoints import default_keypoint_facts
 from ..metadata import InputSpec, ModelFacts, OutputSpec, output_channels
-from ..paths import shared_data_dir
 from ..predict.letterbox import preprocess
-from ..predict.sources import read_image
+from ..validate.reference_images import reference_images
 from .nms_head import NmsWrapper
 from .options import ExportOptions
-
-# real images the references are computed on (those that exist are used)
-REFERENCE_IMAGES = ("images/bus.jpg", "images/zidane.jpg",
-                    "coco-val-pose/images/000000000785.jpg",
-                    "coco-val-pose/images/000000040083.jpg",
-                    "coco-val-pose/images/000000196141.jpg")
 
 
 @dataclass
@@ -92,7 +86,7 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
         anchors = "anchors" if options.dynamic else sum((h // s) * (w // s) for s in strides)
         output_spec = OutputSpec(name="output0", shape=(in_shape[0], 4 + net.nc + nk, anchors),
                                  kind="raw", channels=output_channels(net.nc, kpt_shape, names, kpt_names))
-    ref_names, ref_inputs, ref_outputs = _references(module, (h, w), stride)
+    ref_names, ref_inputs, ref_outputs = _references(module, (h, w), stride, options.data)
     sha = getattr(getattr(model, "checkpoint", None), "sha256", None)
     return TracedModel(module=module, program=program, example=example, input_spec=input_spec,
                        output_spec=output_spec, facts=facts, source_sha256=sha,
@@ -100,9 +94,9 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
                        reference_outputs=ref_outputs, work_dir=work_dir)
 
 
-def _references(module: nn.Module, imgsz: tuple[int, int], stride: int):
-    """(names, letterboxed inputs, PyTorch outputs) on the fixed reference images."""
-    names, images = _reference_images()
+def _references(module: nn.Module, imgsz: tuple[int, int], stride: int, data: str | None):
+    """(names, letterboxed inputs, PyTorch outputs) on the reference images."""
+    names, images = reference_images(data)
     inputs, _ = preprocess(images, imgsz, stride=stride)
     return names, inputs, _run(module, inputs)
 
@@ -111,17 +105,6 @@ def _run(module: nn.Module, inputs: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return np.concatenate([module(torch.from_numpy(inputs[i:i + 1])).numpy()
                                for i in range(len(inputs))])
-
-
-def _reference_images() -> tuple[list[str], list[np.ndarray]]:
-    root = shared_data_dir()
-    found = [(rel, root / rel) for rel in REFERENCE_IMAGES if (root / rel).is_file()]
-    if found:
-        return [rel for rel, _ in found], [read_image(p) for _, p in found]
-    # no shared data (an installed user): fixed synthetic-but-deterministic scenes
-    rng = np.random.default_rng(0)
-    images = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(2)]
-    return ["synthetic-0", "synthetic-1"], images
 
 
 @dataclass
@@ -136,7 +119,8 @@ class ReferenceSet:
 
 
 def reference_set(model, metadata) -> ReferenceSet:
-    """Recompute the references an artifact was validated against, from its PyTorch source."""
+    """Recompute the references an artifact was validated against, from its PyTorch source
+    (the shipped photos, and the export's `--data` images where that folder is still there)."""
     net = copy.deepcopy(model.net).float().cpu().eval().fuse()
     module: nn.Module = net
     if metadata.outputs[0].kind == "nms":
@@ -144,6 +128,7 @@ def reference_set(model, metadata) -> ReferenceSet:
         module = NmsWrapper(net, conf=opts.get("conf", ExportOptions.conf),
                             iou=opts.get("iou", ExportOptions.iou),
                             max_det=opts.get("max_det", ExportOptions.max_det))
-    names, inputs, outputs = _references(module, tuple(metadata.model.imgsz), metadata.model.stride)
+    names, inputs, outputs = _references(module, tuple(metadata.model.imgsz), metadata.model.stride,
+                                         metadata.options.get("data"))
     return ReferenceSet(facts=metadata.model, output_spec=metadata.outputs[0], reference_inputs=inputs,
                         reference_names=names, reference_outputs=outputs)
