@@ -35,8 +35,9 @@ def test_golden_vector_recorded_small_and_pickle_free(artifact):
     manifest = json.loads((artifact / "manifest.json").read_text())
     entry = manifest["golden"]
     assert entry["file"] == GOLDEN_FILE and GOLDEN_FILE in manifest["files"]
-    # the export's own validation set: the same five real images, so selftest reproduces its verdict
-    assert entry["images"][:2] == ["images/bus.jpg", "images/zidane.jpg"] and len(entry["images"]) == 5
+    # the export's own validation set: the five photos poseexport ships, so selftest reproduces its verdict
+    assert entry["images"] == [f"poseexport/reference_images/coco_val2017_{i:012d}.jpg"
+                               for i in (785, 183709, 214753, 229358, 397133)]
     assert entry["kind"] == "raw" and entry["tolerance"]["kpt_px"] == 0.05  # the fp32 tolerance
     assert (artifact / GOLDEN_FILE).stat().st_size < 3e6
     with np.load(artifact / GOLDEN_FILE, allow_pickle=False) as data:
@@ -89,3 +90,17 @@ def test_cli_selftest_imports_no_torch(artifact):
     code = BLOCK_TORCH + f"from poseexport.cli.main import main; sys.exit(main(['selftest', {str(artifact)!r}]))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_selftest_of_an_artifact_with_the_old_tolerance_keys(artifact, tmp_path, capsys):
+    folder = copy_of(artifact, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["golden"]["tolerance"] = {"box_px": 0.05, "score": 1e-3, "kpt_px": 0.05, "matched_kpt_px": 0.05,
+                                       "score_drift": 2e-3, "min_match_ratio": 1.0}  # before per-person limits
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    report = tmp_path / "selftest.json"
+    assert cli_main(["selftest", str(folder), "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "predates this poseexport" in out and "✓ persons invented" in out
+    limits = {c["name"]: c["limit"] for c in json.loads(report.read_text())["checks"]}
+    assert limits["persons missed"] == 0 and limits["matched keypoint p95 error"] == 0.1  # fp32 defaults
