@@ -253,7 +253,9 @@ def validate_runner(runner, traced, tolerance, precision: str) -> ParityReport:
     ours = run_each(runner, traced.reference_inputs)
     names = tuple(traced.reference_names)
     if traced.output_spec.kind == "nms":
-        conf = float(getattr(traced.module, "conf", None) or runner.metadata.options.get("conf", DETECT_CONF))
+        # the graph's own threshold: the traced NMS wrapper's, else the one the artifact records
+        conf = getattr(getattr(traced, "module", None), "conf", None)
+        conf = float(conf if conf is not None else runner.metadata.options.get("conf", DETECT_CONF))
         return compare_nms_outputs(ours, traced.reference_outputs, tuple(traced.facts.kpt_shape), tolerance,
                                    precision, conf=conf, image_names=names)
     return compare_outputs(ours, traced.reference_outputs, len(traced.facts.names), tuple(traced.facts.kpt_shape),
