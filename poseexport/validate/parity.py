@@ -9,8 +9,8 @@ Two kinds of rows, each judged by its own limit (printed beside it):
   matched one to one (IoU >= MATCH_IOU): reference persons with no match (missed), artifact
   persons with no match (invented: false positives), the keypoint error of matched persons
   in pixels (mean and 95th percentile) and their score drift. Missed and invented persons
-  are counted only among persons scoring at least the tolerance's `score_drift` above the
-  detection threshold: a person within the allowed drift of it may cross it legitimately.
+  are counted only among persons scoring at least the tolerance's `judge_margin` above the
+  detection threshold: a person just above it may fall just under it legitimately.
 
 When the reference finds no person on the images, the rows that need one say "not checked"
 and the verdict says that persons were not compared; `match_ratio` is then None, never 1.0.
@@ -114,7 +114,7 @@ def compare_outputs(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape: tuple
     persons are decoded from ALL its anchors, so a person it invents anywhere is counted."""
     ours, ref = ours.astype(np.float32), ref.astype(np.float32)
     raw_rows, stats = _raw_checks(ours if anchors is None else ours[:, :, anchors], ref, nc, kpt_shape, tolerance)
-    det = _detection_parity(ours, ref, nc, kpt_shape, tolerance.score_drift)
+    det = _detection_parity(ours, ref, nc, kpt_shape, tolerance.judge_margin)
     stats.update(det)
     return ParityReport(precision=precision, images=len(ref), checks=raw_rows + person_checks(det, tolerance),
                         stats=stats, image_names=tuple(image_names))
@@ -127,7 +127,7 @@ def compare_nms_outputs(ours: np.ndarray, ref: np.ndarray, kpt_shape: tuple[int,
     those above `conf`): the same persons, boxes and keypoints."""
     ref_dets = [r[r[:, 4] > 0] for r in ref.astype(np.float32)]
     our_dets = [o[o[:, 4] > 0] for o in ours.astype(np.float32)]
-    det = _match_detections(our_dets, ref_dets, kpt_shape, margin=tolerance.score_drift, conf=conf)
+    det = _match_detections(our_dets, ref_dets, kpt_shape, margin=tolerance.judge_margin, conf=conf)
     box = () if tolerance.box_px is None else (
         limit_check("matched box max error", det["box_px_max"], tolerance.box_px, "px")
         if det["persons_matched"] else not_checked("matched box max error", _why_unmatched(det)),)

@@ -52,7 +52,7 @@ def test_each_row_prints_the_limit_it_is_judged_by():
     ref[0, 4, 10], ref[0, :4, 10] = 0.9, [30, 30, 10, 20]
     ours[0, 4, 10], ours[0, :4, 10] = 0.1, [30, 30, 10, 20]  # the artifact loses the one person
     tol = Tolerance(box_px=1.0, score=None, kpt_px=1.0, matched_kpt_px=1.0, matched_kpt_p95_px=2.0,
-                    score_drift=0.05, max_missed=0, max_invented=3)
+                    score_drift=0.05, max_missed=0, max_invented=3, judge_margin=0.05)
     report = compare_outputs(ours, ref, 1, (17, 3), tol, "fp32")
     rows = {c.name: c for c in report.checks}
     assert (rows["persons missed"].value, rows["persons missed"].limit, rows["persons missed"].passed) == (1, 0, False)
