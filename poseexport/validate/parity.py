@@ -101,9 +101,17 @@ class ParityReport:
     def table(self, title: str | None = None) -> str:
         head = title or f"validation ({self.precision}) on {self.images} real images"
         lines = [f"{head}: {self.verdict}"]
-        if self.image_names:
-            lines.append("  images: " + ", ".join(self.image_names))
+        lines += [f"  images in {folder}: {', '.join(files)}" for folder, files in _by_folder(self.image_names)]
         return "\n".join(lines + [c.row() for c in self.checks])
+
+
+def _by_folder(names) -> list[tuple[str, list[str]]]:
+    """Image names grouped by folder, in order (one printed line per folder)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        folder, _, file = name.rpartition("/")
+        groups.setdefault(folder + "/" if folder else "", []).append(file)
+    return list(groups.items())
 
 
 def compare_outputs(ours: np.ndarray, ref: np.ndarray, nc: int, kpt_shape: tuple[int, int],

@@ -82,4 +82,6 @@ def test_export_outside_the_repository_validates_on_real_persons(installed, offi
     assert rows["persons missed"]["value"] == 0 and rows["persons invented"]["value"] == 0
     golden = json.loads((out / "manifest.json").read_text())["golden"]
     assert golden["images"] == validation["image_names"] and golden["persons"] == 10
-    assert "reference_images/coco_val2017_000000183709.jpg" in proc.stdout + proc.stderr
+    printed = proc.stdout + proc.stderr
+    assert "images in poseexport/reference_images/: coco_val2017_000000000785.jpg, " in printed
+    assert "✓ persons missed                          0    (limit 0)  of 10 reference persons" in printed
