@@ -161,10 +161,13 @@ def test_real_model_int8_passes_validation(data_dir, tmp_path):
                             force=True, out=tmp_path / "int8", **QUIET)
     assert artifact.report.passed, artifact.report.table()
     stats = artifact.report.stats
-    # measured (63 images): 13/13 persons, matched keypoints 1.6 px, score drift 0.016, raw box
-    # 8 px and keypoints 8.7 px on relevant anchors (a single P5 anchor's raw score moves by up
-    # to 0.5: the fp32 model itself moves one by 0.38 under 1 grey level of input noise)
-    assert stats["match_ratio"] == 1.0 and stats["kpt_px_mean"] < 2.5 and stats["score_drift_max"] < 0.05
+    # measured (63 calibration images; validated on the 5 shipped photos + 4 calib-people images,
+    # among them a crowd): every person matched, none missed or invented, matched keypoints 1.95 px,
+    # score drift 0.128 (low-score persons in the crowd; on the old 5-image set, 13 persons: 0.016).
+    # A single P5 anchor's raw score moves by up to 0.5 (the fp32 model itself moves one by 0.38
+    # under 1 grey level of input noise), so int8 has no raw rows.
+    assert stats["match_ratio"] == 1.0 and stats["persons_missed"] == 0 and stats["persons_invented"] == 0
+    assert stats["kpt_px_mean"] < 2.5 and stats["score_drift_max"] < 0.2
     assert stats["score_mean"] < 0.05
     calibration = artifact.metadata.precision.calibration
     assert calibration.images == 63 and "nncf" in calibration.method and "float" in calibration.method
