@@ -2,8 +2,8 @@
 
 `golden.npz` (read with allow_pickle=False) holds the export's own validation set: the R
 real images the artifact was validated on (the five photos shipped with poseexport, plus up to
-four of its `--data` images; the manifest entry names them), so `selftest` on a device reproduces exactly the export-time
-verdict with the same tolerances. (One image is not enough: the mean keypoint error of matched
+four of its `--data` images; the manifest entry names them), so `selftest` on a device
+reproduces exactly the export-time verdict with the same tolerances. (One image is not enough: the mean keypoint error of matched
 persons over one image can exceed an fp16 tolerance that the five-image mean meets, when two
 near-equal anchors swap places in NMS.)
 

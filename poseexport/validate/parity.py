@@ -155,16 +155,19 @@ def person_checks(det: dict, tolerance) -> tuple[Check, ...]:
                              note=f"of {det['persons_judged_reference']} reference persons {floor}")
     invented = limit_check("persons invented", det["persons_invented"], tolerance.max_invented,
                            note=f"artifact persons {floor} matching no reference person")
+    p95 = f"matched keypoint p{KPT_PERCENTILE} error"
     if not det["persons_matched"]:
         why = _why_unmatched(det)
-        return (missed, invented, not_checked("matched keypoint mean error", why),
-                not_checked(f"matched keypoint p{KPT_PERCENTILE} error", why),
+        return (missed, invented, not_checked("matched keypoint mean error", why), not_checked(p95, why),
                 not_checked("matched score drift", why))
-    return (missed, invented,
-            limit_check("matched keypoint mean error", det["kpt_px_mean"], tolerance.matched_kpt_px, "px",
-                        note=f"{det['keypoints_compared']} keypoints of {det['persons_matched']} persons"),
-            limit_check(f"matched keypoint p{KPT_PERCENTILE} error", det["kpt_px_p95"],
-                        tolerance.matched_kpt_p95_px, "px"),
+    if det["keypoints_compared"]:
+        keypoints = (limit_check("matched keypoint mean error", det["kpt_px_mean"], tolerance.matched_kpt_px, "px",
+                                 note=f"{det['keypoints_compared']} keypoints of {det['persons_matched']} persons"),
+                     limit_check(p95, det["kpt_px_p95"], tolerance.matched_kpt_p95_px, "px"))
+    else:
+        why = "no matched person has a visible keypoint"
+        keypoints = (not_checked("matched keypoint mean error", why), not_checked(p95, why))
+    return (missed, invented, *keypoints,
             limit_check("matched score drift", det["score_drift_max"], tolerance.score_drift))
 
 
