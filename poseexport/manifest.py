@@ -52,10 +52,10 @@ def read_manifest(folder: Path) -> Manifest | None:
             raise ValueError("a listed file lies outside the folder, or has no sha256")
         manifest = Manifest(main=str(raw["main"]), format=str(raw["format"]), files=dict(files), raw=raw)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
-        raise BadArtifactError(f"{path} cannot be read", f"it is not a poseexport manifest ({err})",
+        raise BadArtifactError(f"The manifest {path} cannot be read", f"it is not a poseexport manifest ({err})",
                                "copy the artifact folder again, or re-export it with poseexport convert") from err
     if manifest.main not in files and not any(n.startswith(manifest.main.rstrip("/") + "/") for n in files):
-        raise BadArtifactError(f"{path} cannot be read", f"its main file '{manifest.main}' is not among its files",
+        raise BadArtifactError(f"The manifest {path} cannot be read", f"its main file '{manifest.main}' is not among its files",
                                "copy the artifact folder again, or re-export it with poseexport convert")
     return manifest
 
@@ -98,7 +98,7 @@ def check_loaded_file(folder: Path, asked: Path, manifest: Manifest) -> None:
     else:
         why = (f"it is not listed in the manifest of the artifact in {folder} (a renamed or added file), "
                f"whose model file is {manifest.main}")
-    raise BadArtifactError(f"{asked} is not the model file of the artifact it sits in", why,
+    raise BadArtifactError(f"The file {asked} is not the model file of the artifact it sits in", why,
                            f"pass the folder {folder} (or {folder / manifest.main}); to load a file on its own, "
                            f"move it out of the artifact folder; {NO_VERIFY_HINT}")
 

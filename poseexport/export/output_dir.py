@@ -87,13 +87,14 @@ def check_replaceable(final: Path, label: str) -> None:
     if extra:
         raise UnsupportedOptionError(
             f"{label} holds files that are not part of the artifact there",
-            f"{_listing(extra)} {'is' if len(extra) == 1 else 'are'} not listed in its {MANIFEST_FILE}, and "
-            "replacing the folder would delete them; nothing was touched", fix)
+            f"the folder also holds {_listing(extra)}, which {'is' if len(extra) == 1 else 'are'} not listed in "
+            f"its {MANIFEST_FILE}, and replacing the folder would delete {'it' if len(extra) == 1 else 'them'}; "
+            "nothing was touched", fix)
     edited = [line for line in problems(final, manifest) if "was modified" in line]
     if edited:
         raise UnsupportedOptionError(
             f"{label} is an artifact that was edited after export",
-            f"{edited[0]}; replacing it would lose that edit, so nothing was touched", fix, edited[1:SHOWN])
+            f"in it, {edited[0]}; replacing it would lose that edit, so nothing was touched", fix, edited[1:SHOWN])
 
 
 def install(target: OutputTarget, staging: Path) -> None:
@@ -147,7 +148,7 @@ def _make_parents(parent: Path, label: str) -> list[Path]:
         missing.append(existing)
         existing = existing.parent
     if not existing.is_dir():
-        raise UnsupportedOptionError(f"{label} cannot be created", f"{existing} is a file, not a folder",
+        raise UnsupportedOptionError(f"{label} cannot be created", f"the path {existing} is a file, not a folder",
                                      "choose an --out whose parent folders are folders")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UnsupportedOptionError(f"{label} cannot be created", f"the folder {existing} is not writable",
