@@ -49,15 +49,16 @@ class OutputTarget:
 def prepare_output(final: Path, label: str) -> OutputTarget:
     """Refuse an unusable --out now; make the parents and the work folder (proving we can write)."""
     check_replaceable(final, label)
-    created = _make_parents(final.parent, label)
-    try:
-        work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=final.parent))
-    except OSError as err:
-        _remove_created(created)
-        raise UnsupportedOptionError(f"{label} cannot be written",
-                                     f"creating a work folder in {final.parent} failed ({err.strerror or err})",
-                                     f"choose an --out in a folder you can write to") from err
-    return OutputTarget(final=final, label=label, work=work, created=created)
+    with signals_deferred():  # a Ctrl-C now must not leave a work folder nobody removes
+        created = _make_parents(final.parent, label)
+        try:
+            work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=final.parent))
+        except OSError as err:
+            _remove_created(created)
+            raise UnsupportedOptionError(f"{label} cannot be written",
+                                         f"creating a work folder in {final.parent} failed ({err.strerror or err})",
+                                         "choose an --out in a folder you can write to") from err
+        return OutputTarget(final=final, label=label, work=work, created=created)
 
 
 def check_replaceable(final: Path, label: str) -> None:

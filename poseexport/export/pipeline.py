@@ -41,9 +41,9 @@ def export_model(model, options: ExportOptions, log=print):
     options.check_calibration()
     check_memory(model, options)
     final_dir, label = output_dir(model, options)
-    target = prepare_output(final_dir, label)  # refuses an unusable --out before any work
     installed, report, validate_s = False, None, 0.0
     start = time.perf_counter()
+    target = prepare_output(final_dir, label)  # refuses an unusable --out before any work
     try:
         artifact, traced, golden = build_artifact(model, backend, options, target.work)
         staging = artifact.path

@@ -69,6 +69,15 @@ def test_out_over_a_folder_of_user_files_deletes_nothing(tiny_pt, tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_the_default_output_folder_follows_the_same_rule(tiny_pt, tmp_path):
+    (tmp_path / "tiny_onnx").mkdir()  # ./<model>_<format>, the default --out, holds a user file
+    (tmp_path / "tiny_onnx" / "thesis.txt").write_text("precious")
+    before = snapshot(tmp_path)
+    result = run_cli("convert", "--model", tiny_pt, "--format", "onnx", *TINY, cwd=tmp_path)
+    assert_clean_failure(result, "the default --out", "thesis.txt", "did not write")
+    assert snapshot(tmp_path) == before
+
+
 def test_out_over_an_artifact_with_a_user_file_added_is_refused(tiny_pt, artifact, tmp_path):
     (artifact / "my-notes.txt").write_text("mine")
     before = snapshot(tmp_path)
@@ -102,6 +111,25 @@ def test_out_under_a_file_is_refused(tiny_pt, tmp_path):
     before = snapshot(tmp_path)
     result = convert(tiny_pt, tmp_path / "somefile.txt" / "sub" / "art")
     assert_clean_failure(result, "cannot be created", "somefile.txt is a file, not a folder")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.fixture
+def immutable_folder(tmp_path):
+    """A folder nobody can write into, root included (chattr +i; chmod does not stop root)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", folder]).returncode != 0:
+        pytest.skip("chattr +i is not available here: an unwritable folder cannot be made as root")
+    yield folder
+    subprocess.run(["chattr", "-i", folder], check=True)
+
+
+def test_out_in_an_unwritable_folder_is_refused(tiny_pt, immutable_folder, tmp_path):
+    before = snapshot(tmp_path)
+    result = convert(tiny_pt, immutable_folder / "art")
+    assert_clean_failure(result, f"--out {immutable_folder / 'art'}", "not writable",
+                         "a folder you can write to")
     assert snapshot(tmp_path) == before
 
 
