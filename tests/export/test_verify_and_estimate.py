@@ -50,6 +50,9 @@ def test_a_validated_export_says_passed(onnx_artifact):
     meta = Metadata.from_json((onnx_artifact / "metadata.json").read_text())
     assert meta.validation["status"] == "passed" and meta.validation["passed"] is True
     assert warning_line(meta, "x") is None
+    failed = meta.with_validation({**meta.validation, "status": "failed", "passed": False})
+    assert "x FAILED validation against its PyTorch model" in warning_line(failed, "x")
+    assert "without validation" in warning_line(meta.with_validation({"status": NOT_RUN}), "x")
 
 
 def test_status_of_older_and_unvalidated_blocks():
