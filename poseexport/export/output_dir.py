@@ -13,8 +13,11 @@ Rules (why: never delete or overwrite anything poseexport did not create):
 The export works in `.poseexport-work-*` inside the parent (same filesystem, so the final
 moves are renames). Replacing: the old artifact is moved aside into that work folder, the new
 one moved in, and the old one deleted only then; a failure in between moves it back. The two
-moves run with SIGINT/SIGTERM deferred, so a Ctrl-C lands before them (the previous state
-stays) or after them (the new artifact is complete) — never between.
+moves run with SIGINT/SIGTERM held, so a Ctrl-C lands before them (the previous state stays)
+or after them (the new artifact is complete) — never between. They are held by Python-level
+handlers, not a thread signal mask: a process-directed signal goes to any thread that does
+not block it (ONNX Runtime and torch run worker threads), and its Python handler then runs in
+the main thread anyway.
 """
 from __future__ import annotations
 
@@ -101,24 +104,23 @@ def check_replaceable(final: Path, label: str) -> None:
 def install(target: OutputTarget, staging: Path) -> None:
     """Move the finished staging folder to the final path, replacing (and then deleting) the old one."""
     check_replaceable(target.final, target.label)  # again: the folder may have changed meanwhile
-    aside = target.work / "previous"
+    aside = _aside(target)
     with signals_deferred():
-        had_previous = target.final.exists()
-        if had_previous:
-            move(target.final, aside)
         try:
+            if target.final.exists():
+                move(target.final, aside)
             move(staging, target.final)
         except BaseException:
-            if had_previous and not target.final.exists():
-                move(aside, target.final)
+            _restore_previous(target)
             raise
-        if had_previous:
-            shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def cleanup(target: OutputTarget, installed: bool) -> None:
-    """Delete the work folder; when nothing was installed, also the parents this export created."""
+    """Delete the work folder (after putting back a previous artifact still set aside in it);
+    when nothing was installed, also the parents this export created."""
     with signals_deferred():
+        _restore_previous(target)
         shutil.rmtree(target.work, ignore_errors=True)
         if not installed:
             _remove_created(target.created)
@@ -131,15 +133,33 @@ def move(src: Path, dst: Path) -> None:
 
 @contextmanager
 def signals_deferred():
-    """Hold SIGINT and SIGTERM until the block ends (POSIX main thread; elsewhere a no-op)."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Hold SIGINT and SIGTERM until the block ends, then deliver them to the handlers they had
+    (main thread only: elsewhere Python cannot set handlers, and this is a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held: list[int] = []
+    names = [s for s in ("SIGINT", "SIGTERM") if hasattr(signal, s)]
+    previous = {sig: signal.signal(sig, lambda signum, _frame: held.append(signum))
+                for sig in (getattr(signal, n) for n in names)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)  # Ctrl-C -> KeyboardInterrupt, now that the block is done
+
+
+def _aside(target: OutputTarget) -> Path:
+    return target.work / "previous"
+
+
+def _restore_previous(target: OutputTarget) -> None:
+    """Put a previous artifact that was moved aside back, unless a new one took its place."""
+    aside = _aside(target)
+    if aside.exists() and not target.final.exists():
+        move(aside, target.final)
 
 
 def _make_parents(parent: Path, label: str) -> list[Path]:

@@ -96,3 +96,19 @@ def test_replacing_swaps_and_deletes_the_old_one(tmp_path):
     assert sorted(p.name for p in art.iterdir()) == ["manifest.json", "metadata.json", "new.onnx"]
     assert json.loads((art / "manifest.json").read_text())["main"] == "new.onnx"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]
+
+
+def test_ctrl_c_inside_the_swap_is_held_until_it_is_done():
+    import signal
+    import threading
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with output_dir.signals_deferred():
+            # sent from another thread, as a process-directed signal may land on any thread
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT)).start()
+            for _ in range(50):
+                steps.append(1)
+                threading.Event().wait(0.01)
+    assert len(steps) == 50  # the whole block ran before the KeyboardInterrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
