@@ -28,11 +28,12 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def load(path, device: str = "cpu", threads: int | None = None):
-    """Open any exported artifact (file or folder) as a Runner; see poseexport.runtime."""
+def load(path, device: str = "cpu", threads: int | None = None, verify: bool = True):
+    """Open any exported artifact (file or folder) as a Runner, its files first checked against
+    its manifest (`verify=False`: not checked); see poseexport.runtime."""
     from .runtime import load as _load
 
-    return _load(path, device=device, threads=threads)
+    return _load(path, device=device, threads=threads, verify=verify)
 
 
 __all__ = ["PoseExportError", "PoseModel", "__version__", "load"]

@@ -15,8 +15,8 @@ from .runtime import is_artifact, load
 
 
 class ArtifactModel(PredictsPoses):
-    def __init__(self, path: str | Path, device: str = "cpu"):
-        self.runner = load(path, device=device)
+    def __init__(self, path: str | Path, device: str = "cpu", verify: bool = True):
+        self.runner = load(path, device=device, verify=verify)
         self.metadata = self.runner.metadata
         self.names = dict(self.runner.names)
         self.arch_name = self.metadata.model.arch
@@ -71,10 +71,11 @@ class ArtifactModel(PredictsPoses):
         return f"ArtifactModel({m.format} {m.precision.name}: {self.source})"
 
 
-def open_model(model: str | Path, device: str = "cpu"):
-    """A PoseModel for checkpoints and configs, an ArtifactModel for exported artifacts."""
+def open_model(model: str | Path, device: str = "cpu", verify: bool = True):
+    """A PoseModel for checkpoints and configs, an ArtifactModel for exported artifacts
+    (`verify`: check the artifact's files against its manifest first)."""
     if is_artifact(model):
-        return ArtifactModel(model, device=device)
+        return ArtifactModel(model, device=device, verify=verify)
     from .model import PoseModel
 
     return PoseModel(model, device=device)

@@ -3,18 +3,26 @@
 The format is recognised from the artifact's metadata and contents, never from the
 file name: a folder with metadata.json names its format; a bare file is offered to
 each backend's `sniff()` (e.g. a renamed best.onnx still carries its metadata).
+
+Before anything is opened, an artifact folder is verified (poseexport/manifest.py): every
+file its manifest.json lists is hashed once and must match, and a file asked for inside
+such a folder must be its model file. A bare model file outside any artifact folder has
+nothing to verify against and loads as it is. `verify=False` skips the check (artifacts
+edited on purpose).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from . import manifest as _manifest
 from .errors import BadArtifactError
 from .metadata import MANIFEST_FILE, METADATA_FILE, Metadata
 
 
-def load(path: str | Path, device: str = "cpu", threads: int | None = None):
-    """Open an exported artifact (file or folder) as a Runner with one API for every format."""
+def load(path: str | Path, device: str = "cpu", threads: int | None = None, verify: bool = True):
+    """Open an exported artifact (file or folder) as a Runner with one API for every format;
+    with `verify` (the default) its files are first checked against its manifest."""
     from poseexport.backends.base import Artifact
     from poseexport.backends.registry import get_backend
 
@@ -24,6 +32,8 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None):
                                "check the path (poseexport convert prints where it wrote the artifact)")
     folder = path if path.is_dir() else path.parent
     sidecar = folder / METADATA_FILE
+    if verify:
+        verify_artifact(folder, path)
     if sidecar.is_file():
         metadata = Metadata.from_json(sidecar.read_text())
         main = _main_file(folder, path)
@@ -39,6 +49,18 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None):
         f"{path} is not a poseexport artifact",
         "it has no metadata.json beside it and no format recognised its contents",
         "export it with `poseexport convert`, or pass the artifact folder it was written to")
+
+
+def verify_artifact(folder: Path, asked: Path) -> None:
+    """Refuse a modified, incomplete or mixed-up artifact folder (nothing to check: return)."""
+    manifest = _manifest.read_manifest(folder)
+    if manifest is None:
+        if (folder / METADATA_FILE).is_file():
+            raise _manifest.incomplete(folder)
+        return  # a bare model file, or a folder without sidecars: its metadata is embedded
+    if asked.is_file():
+        _manifest.check_loaded_file(folder, asked, manifest)
+    _manifest.verify_files(folder, manifest)
 
 
 def is_artifact(path: str | Path) -> bool:

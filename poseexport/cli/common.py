@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..paths import DEFAULT_MODEL
@@ -61,3 +62,21 @@ def write_output(target: str, text: str) -> None:
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def add_verify_argument(parser: argparse.ArgumentParser) -> None:
+    """--no-verify: open an artifact whose files no longer match its manifest.json."""
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="load an artifact even when its files differ from the sha256 in its "
+                             "manifest.json (for artifacts you edited on purpose; default: refuse)")
+
+
+def warn_if_unvalidated(model, where: str) -> None:
+    """One stderr line when an artifact was exported without validation, or failed it."""
+    from ..metadata import Metadata
+    from ..validation_status import warning_line
+
+    metadata = getattr(model, "metadata", None)  # a PoseModel (checkpoint) has none
+    line = warning_line(metadata, where) if isinstance(metadata, Metadata) else None
+    if line:
+        print(line, file=sys.stderr)

@@ -37,9 +37,10 @@ def register(sub) -> None:
     parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
     parser.add_argument("--mobile", action="store_true", help="TorchScript: also write a lite-interpreter copy")
     parser.add_argument("--device", default="cpu", help="device to trace on (default cpu)")
-    parser.add_argument("--out", help="artifact folder (default ./<model>_<format>[_<precision>])")
+    parser.add_argument("--out", help="artifact folder (default ./<model>_<format>[_<precision>]); an existing "
+                                      "folder is replaced only if it is an unchanged poseexport artifact")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
-                        help="skip validation against the PyTorch model")
+                        help="skip validation against the PyTorch model (its metadata then says 'not run')")
     parser.set_defaults(run=run)
 
 

@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_inference_arguments, add_model_argument, write_output
+from .common import (add_inference_arguments, add_model_argument, add_verify_argument,
+                     warn_if_unvalidated, write_output)
 
 
 def register(sub) -> None:
@@ -22,6 +23,7 @@ def register(sub) -> None:
     parser.add_argument("--save", metavar="DIR", help="write annotated images (and videos) to DIR")
     parser.add_argument("--json", metavar="PATH", help="write detections as JSON to PATH ('-' for stdout)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no per-image lines, no progress bar")
+    add_verify_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -31,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from ..artifact_model import open_model
     from ..predict.writer import AnnotatedWriter
 
-    model = open_model(args.model, device=args.device)
+    model = open_model(args.model, device=args.device, verify=args.verify)
+    warn_if_unvalidated(model, args.model)
     stream = model.stream(args.source, imgsz=args.imgsz, conf=args.conf, iou=args.iou,
                           max_det=args.max_det, batch=args.batch)
     records, persons = [], 0

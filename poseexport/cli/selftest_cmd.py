@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from .common import add_verify_argument
+
 
 def register(sub) -> None:
     parser = sub.add_parser(
@@ -22,10 +24,11 @@ def register(sub) -> None:
     parser.add_argument("artifact", help="artifact folder (as written by poseexport convert)")
     parser.add_argument("--device", default="cpu", help="device to run on (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    add_verify_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export.golden import selftest
 
-    return 0 if selftest(args.artifact, args.device, args.json) else 1
+    return 0 if selftest(args.artifact, args.device, args.json, verify=args.verify) else 1

@@ -5,7 +5,8 @@ import argparse
 import json
 import sys
 
-from .common import add_inference_arguments, add_model_argument, write_output
+from .common import (add_inference_arguments, add_model_argument, add_verify_argument,
+                     warn_if_unvalidated, write_output)
 
 
 def register(sub) -> None:
@@ -28,6 +29,7 @@ def register(sub) -> None:
     parser.add_argument("--json", metavar="PATH", help="write COCO-format predictions to PATH")
     parser.add_argument("--report", metavar="PATH", help="write the metrics as JSON to PATH ('-' for stdout)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_verify_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from ..artifact_model import open_model
     from ..val import validate_model
 
-    model = open_model(args.model, device=args.device)
+    model = open_model(args.model, device=args.device, verify=args.verify)
+    warn_if_unvalidated(model, args.model)
     options = {"batch": args.batch, "conf": args.conf, "iou": args.iou, "max_det": args.max_det,
                "rect": args.rect, "rect_pad": args.rect_pad, "split": args.split,
                "save_dir": args.save_dir, "json_path": args.json, "progress": not args.quiet}

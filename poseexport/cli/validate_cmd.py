@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from .common import add_verify_argument, warn_if_unvalidated
+
 
 def register(sub) -> None:
     parser = sub.add_parser(
@@ -18,6 +20,7 @@ def register(sub) -> None:
                                             "by the name and sha256 recorded in its metadata)")
     parser.add_argument("--data", help="dataset yaml: also compare pose and box mAP with PyTorch")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    add_verify_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -29,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from ..validate import validate_runner
     from ..validate.reference import reference_model
 
-    artifact = ArtifactModel(args.artifact)
+    artifact = ArtifactModel(args.artifact, verify=args.verify)
+    warn_if_unvalidated(artifact, args.artifact)
     meta = artifact.metadata
     model = reference_model(meta, args.reference)
     backend = get_backend(meta.format)

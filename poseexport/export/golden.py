@@ -126,18 +126,23 @@ def check_golden(runner, golden: GoldenVector, tolerance=None):
 
 
 def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | None = None,
-             log=print) -> bool:
-    """Load an artifact folder, check it on its golden vector, print ✓/✗ rows; True if it passed."""
+             log=print, verify: bool = True) -> bool:
+    """Load an artifact folder (verified against its manifest unless `verify` is False), check it
+    on its golden vector, print ✓/✗ rows; True if it passed."""
     import json
 
     from ..runtime import load
+    from ..validation_status import warning_line
 
     folder = Path(artifact)
     folder = folder if folder.is_dir() else folder.parent
-    golden = read_golden(folder)
-    with load(folder, device=device) as runner:
+    with load(folder, device=device, verify=verify) as runner:  # verified before golden.npz is read
+        golden = read_golden(folder)
         report = check_golden(runner, golden)
         meta = runner.metadata
+    warning = warning_line(meta, str(folder))
+    if warning:
+        log(warning)
     log(report.table(f"selftest {meta.format} {meta.precision.name} on {len(golden.input)} real image(s) "
                      f"({folder})"))
     stored = set(golden.entry.get("tolerance") or {})

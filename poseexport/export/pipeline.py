@@ -1,27 +1,33 @@
-"""The export pipeline: check options -> trace once -> build the source chain -> backend
-export into a temp folder -> metadata + manifest -> atomic rename -> validate."""
+"""The export pipeline: check options and --out -> trace once -> build the source chain ->
+backend export into a staging folder -> golden vector -> validate there -> metadata + manifest
+-> swap into place (export/output_dir.py).
+
+Validation runs in the staging folder, before anything is moved into place, so an export
+that is interrupted or crashes at any stage leaves the previous state; an artifact on disk is
+complete and its metadata says whether it passed, failed, or was not validated.
+"""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .. import validation_status
 from ..errors import (
     ExportFailedError,
     PoseExportError,
     UnsupportedOptionError,
     ValidationFailedError,
 )
-from ..metadata import MANIFEST_FILE, METADATA_FILE, Metadata, Precision
-from ..weights import sha256_file
+from ..manifest import write_manifest
+from ..metadata import METADATA_FILE, Metadata, Precision
 from .calibration import load_calibration
 from .context import ExportContext
 from .golden import write_golden
+from .memory_estimate import check_memory
 from .options import ExportOptions
+from .output_dir import cleanup, install, prepare_output
 from .trace import TracedModel, trace_model
 
 
@@ -33,36 +39,54 @@ def export_model(model, options: ExportOptions, log=print):
     backend = get_backend(options.format)
     check_supported(backend, options)
     options.check_calibration()
-    final_dir = output_dir(model, options)
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_memory(model, options)
+    final_dir, label = output_dir(model, options)
+    installed, report, validate_s = False, None, 0.0
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=".poseexport-work-", dir=final_dir.parent) as work:
-        work_dir = Path(work)
-        traced = trace_model(model, options, work_dir)
-        calibration = load_calibration(options, traced.facts.stride) if options.int8 else None
-        ctx = ExportContext(options=options, traced=traced, metadata=base_metadata(backend, traced, options),
-                            work_dir=work_dir, calibration=calibration)
-        source = build_source(backend.source, ctx)
-        staging = work_dir / "artifact"
-        staging.mkdir()
-        try:
-            artifact = backend.export(ctx, source, staging)
-        except PoseExportError:
-            raise
-        except Exception as err:  # a converter crashed: keep its message, leave nothing behind
-            raise ExportFailedError(f"The {backend.title} converter failed", f"{type(err).__name__}: {err}",
-                                    "see the message above; try another opset or precision, or report it") from err
-        golden = write_golden(staging, traced, backend.tolerances[options.precision]) \
-            if options.golden else None
+    target = prepare_output(final_dir, label)  # refuses an unusable --out before any work
+    try:
+        artifact, traced, golden = build_artifact(model, backend, options, target.work)
+        staging = artifact.path
+        if options.validate:
+            began = time.perf_counter()
+            report = validate_artifact(artifact, backend, traced, log=log)
+            validate_s = time.perf_counter() - began
         write_sidecars(staging, artifact.metadata, artifact.main_file.relative_to(staging), golden=golden)
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        os.replace(staging, final_dir)
+        install(target, staging)
+        installed = True
+    finally:
+        cleanup(target, installed)
     artifact = relocate(artifact, staging, final_dir)
-    artifact.export_seconds = time.perf_counter() - start
-    if options.validate:
-        validate_artifact(artifact, backend, traced, log=log)
+    artifact.export_seconds = time.perf_counter() - start - validate_s  # as before: without validation
+    if report is not None and not report.passed:
+        raise ValidationFailedError(
+            f"The {backend.title} {report.precision} artifact does not match the PyTorch model",
+            f"see the ✗ rows above; the artifact is kept at {final_dir} and its metadata says "
+            "validation failed",
+            "try another precision or opset, or inspect it with poseexport validate")
     return artifact
+
+
+def build_artifact(model, backend, options: ExportOptions, work_dir: Path):
+    """Trace, calibrate, convert and write the golden vector into work_dir/artifact; returns
+    (artifact, traced model, the golden vector's manifest entry or None)."""
+    traced = trace_model(model, options, work_dir)
+    calibration = load_calibration(options, traced.facts.stride) if options.int8 else None
+    metadata = base_metadata(backend, traced, options)
+    ctx = ExportContext(options=options, traced=traced, metadata=metadata, work_dir=work_dir,
+                        calibration=calibration)
+    source = build_source(backend.source, ctx)
+    staging = work_dir / "artifact"
+    staging.mkdir()
+    try:
+        artifact = backend.export(ctx, source, staging)
+    except PoseExportError:
+        raise
+    except Exception as err:  # a converter crashed: keep its message, leave nothing behind
+        raise ExportFailedError(f"The {backend.title} converter failed", f"{type(err).__name__}: {err}",
+                                "see the message above; try another opset or precision, or report it") from err
+    golden = write_golden(staging, traced, backend.tolerances[options.precision]) if options.golden else None
+    return artifact, traced, golden
 
 
 def check_supported(backend, options: ExportOptions) -> None:
@@ -90,11 +114,14 @@ def check_supported(backend, options: ExportOptions) -> None:
         raise MissingDependencyError(f"{backend.title} export is not available here", available.reason, "")
 
 
-def output_dir(model, options: ExportOptions) -> Path:
+def output_dir(model, options: ExportOptions) -> tuple[Path, str]:
+    """The artifact folder, and how messages name it."""
     if options.out is not None:
-        return Path(options.out).resolve()
+        path = Path(options.out).resolve()
+        return path, f"--out {path}"
     suffix = "" if options.precision == "fp32" else f"_{options.precision}"
-    return Path.cwd() / f"{model.arch_name}_{options.format}{suffix}"
+    path = Path.cwd() / f"{model.arch_name}_{options.format}{suffix}"
+    return path, f"the output folder {path} (the default --out)"
 
 
 def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metadata:
@@ -106,9 +133,12 @@ def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metad
         spec = replace(spec, layout="NHWC", shape=(s[0], s[2], s[3], s[1]))
     toolchain = {"torch": torch.__version__, **backend.toolchain_versions()}
     opts = {k: v for k, v in asdict(options).items() if k not in ("out",)}
+    # known before conversion only when validation is skipped; otherwise set after it ran
+    validation = None if options.validate else validation_status.not_run("exported with --no-validate")
     return Metadata(format=backend.name, precision=Precision(options.precision), inputs=(spec,),
                     outputs=(traced.output_spec,), model=traced.facts, toolchain=toolchain,
-                    source_sha256=traced.source_sha256, options=json.loads(json.dumps(opts, default=str)))
+                    source_sha256=traced.source_sha256, options=json.loads(json.dumps(opts, default=str)),
+                    validation=validation)
 
 
 def build_source(name: str, ctx: ExportContext):
@@ -130,24 +160,10 @@ def build_source(name: str, ctx: ExportContext):
 
 
 def write_sidecars(folder: Path, metadata: Metadata, main: Path, golden: dict | None = None) -> None:
-    """metadata.json, and a manifest with the sha256 of every file in the artifact (and the
-    golden vector's entry: see golden.py)."""
+    """metadata.json, then a manifest with the sha256 of every file in the artifact (and the
+    golden vector's entry: see golden.py). The last write of an export."""
     (folder / METADATA_FILE).write_text(metadata.to_json())
-    files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
-             if p.is_file() and p.name != MANIFEST_FILE}
-    manifest = {"main": str(main), "format": metadata.format, "files": files}
-    if golden:
-        manifest["golden"] = golden
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-
-
-def rewrite_metadata(folder: Path, metadata: Metadata) -> None:
-    """Replace metadata.json; only its manifest digest changes (the model files are as written)."""
-    path = folder / METADATA_FILE
-    path.write_text(metadata.to_json())
-    manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    manifest["files"][METADATA_FILE] = sha256_file(path)
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    write_manifest(folder, main, metadata.format, {"golden": golden} if golden else None)
 
 
 def relocate(artifact, old: Path, new: Path):
@@ -158,20 +174,14 @@ def relocate(artifact, old: Path, new: Path):
 
 
 def validate_artifact(artifact, backend, traced: TracedModel, log=print):
-    """Compare with the reference; store the verdict in metadata.json; raise if it failed."""
+    """Compare the staged artifact with the reference; put the verdict into its metadata."""
     from ..validate import validate_runner
 
     precision = artifact.metadata.precision.name
     tolerance = backend.tolerances[precision]
     with backend.load(artifact) as runner:
         report = validate_runner(runner, traced, tolerance, precision)
-    artifact.metadata = artifact.metadata.with_validation(report.to_dict())
-    rewrite_metadata(artifact.path, artifact.metadata)
+    artifact.metadata = artifact.metadata.with_validation(validation_status.from_report(report.to_dict()))
     artifact.report = report
     log(report.table())
-    if not report.passed:
-        raise ValidationFailedError(
-            f"The {backend.title} {precision} artifact does not match the PyTorch model",
-            "see the ✗ rows above; the artifact is kept at " + str(artifact.path) + " and marked failed",
-            "try another precision or opset, or inspect it with poseexport validate")
     return report

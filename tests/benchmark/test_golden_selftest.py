@@ -72,7 +72,9 @@ def test_selftest_fails_on_a_doctored_vector(artifact, tmp_path, capsys):
         arrays = {k: data[k] for k in data.files}
     arrays["output"][:, 5:, :] += 3.0  # every keypoint channel 3 px off: what a broken runtime would give
     np.savez_compressed(folder / GOLDEN_FILE, **arrays)
-    assert cli_main(["selftest", str(folder)]) == 1
+    assert cli_main(["selftest", str(folder)]) == 2  # the manifest's digest no longer matches
+    assert f"{GOLDEN_FILE} was modified" in capsys.readouterr().err
+    assert cli_main(["selftest", str(folder), "--no-verify"]) == 1  # and the check itself catches it
     out = capsys.readouterr().out
     assert "✗ keypoint max error" in out and "FAILED" in out
 
