@@ -83,8 +83,31 @@ class Runner:
     """An opened artifact. Use as a context manager; `infer` maps inputs to raw outputs."""
 
     def __init__(self, artifact: Artifact):
+        from .artifact_checks import check_metadata
+
         self.artifact = artifact
         self.metadata = artifact.metadata
+        if self.metadata is None:
+            raise BadArtifactError(f"{artifact.main_file} carries no poseexport metadata",
+                                   "neither a metadata.json beside it nor metadata inside the model file",
+                                   "load the artifact folder poseexport convert wrote, or re-export")
+        check_metadata(self.metadata, self.where)
+        self._output_checked = False
+
+    @property
+    def where(self) -> Path:
+        """What the user opened, for messages: the artifact folder, or the bare model file."""
+        folder = Path(self.artifact.path)
+        return folder if (folder / "metadata.json").is_file() else Path(self.artifact.main_file)
+
+    def checked_output(self, out: np.ndarray) -> np.ndarray:
+        """The first output is compared with the metadata once (runtimes that declare no shape)."""
+        if not self._output_checked:
+            from .artifact_checks import check_output_shape
+
+            check_output_shape(self.metadata, out.shape, self.where)
+            self._output_checked = True
+        return out
 
     def __enter__(self) -> Runner:
         return self

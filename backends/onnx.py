@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from poseexport.errors import BadArtifactError, ExportFailedError
+from poseexport.device import parse_device
+from poseexport.errors import BadArtifactError, ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import METADATA_KEY, Metadata
 
+from .artifact_checks import check_output_shape, open_model_file
 from .base import Artifact, Backend, Capabilities, Runner, require
 
 DEFAULT_OPSET = 18
@@ -62,20 +64,40 @@ class OnnxBackend(Backend):
 
 
 class OnnxRunner(Runner):
+    """An ONNX Runtime session on the asked device; a device this ONNX Runtime cannot use
+    is refused (ONNX Runtime itself would fall back to the CPU without a word)."""
+
     def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
         super().__init__(artifact)
         ort = require("onnxruntime", "onnx")
+        dev = parse_device(device)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") \
-            else ["CPUExecutionProvider"]
-        self.session = ort.InferenceSession(str(artifact.main_file), opts, providers=providers)
+        if dev.kind == "cuda":
+            available = ort.get_available_providers()
+            if "CUDAExecutionProvider" not in available:
+                raise UnsupportedOptionError(
+                    f"ONNX Runtime cannot run this artifact on {dev}",
+                    f"the installed onnxruntime {ort.__version__} has only these execution providers: "
+                    f"{', '.join(available)} (no CUDAExecutionProvider)",
+                    "pass --device cpu, or install onnxruntime-gpu on a machine with CUDA")
+            providers = [("CUDAExecutionProvider", {"device_id": dev.index})]
+        else:
+            providers = ["CPUExecutionProvider"]
+        main = Path(artifact.main_file)
+        self.session = open_model_file("ONNX", [main],
+                                       lambda: ort.InferenceSession(str(main), opts, providers=providers))
+        if dev.kind == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
+            raise UnsupportedOptionError(f"ONNX Runtime could not start on {dev}",
+                                         "its CUDA provider failed to initialise (see its log above)",
+                                         "check the CUDA and cuDNN installation, or pass --device cpu")
         self.input_name = self.session.get_inputs()[0].name
+        check_output_shape(self.metadata, self.session.get_outputs()[0].shape, self.where)
 
     def infer(self, images: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})
-        return np.asarray(out[0], dtype=np.float32)
+        return self.checked_output(np.asarray(out[0], dtype=np.float32))
 
     def close(self) -> None:
         self.session = None

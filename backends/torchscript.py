@@ -14,6 +14,7 @@ import numpy as np
 from poseexport.errors import BadArtifactError
 from poseexport.metadata import Metadata
 
+from .artifact_checks import open_model_file
 from .base import Artifact, Backend, Capabilities, Runner
 
 EXTRA_FILE = "poseexport.json"
@@ -67,9 +68,13 @@ class TorchScriptRunner(Runner):
 
         if threads:  # torch's intra-op pool is per process, so this applies process-wide
             torch.set_num_threads(threads)
+        from poseexport.model import parse_device  # refuses a CUDA device this torch cannot use
+
         self.torch = torch
-        self.device = torch.device(device)
-        self.module = torch.jit.load(str(artifact.main_file), map_location=self.device).eval()
+        self.device = parse_device(device)
+        main = Path(artifact.main_file)
+        self.module = open_model_file("TorchScript", [main],
+                                      lambda: torch.jit.load(str(main), map_location=self.device).eval())
         self.half = self.metadata.precision.name == "fp16"
 
     def infer(self, images: np.ndarray) -> np.ndarray:
@@ -77,7 +82,7 @@ class TorchScriptRunner(Runner):
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)
         with torch.inference_mode():
             out = self.module(x.half() if self.half else x)
-        return out.float().cpu().numpy()
+        return self.checked_output(out.float().cpu().numpy())  # TorchScript declares no output shape
 
 
 def read_metadata(path: Path) -> Metadata | None:
