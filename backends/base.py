@@ -156,6 +156,9 @@ class Backend:
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+    # the format-specific ExportOptions fields this format uses (see export/options.py
+    # FORMAT_OPTIONS); one of the others set away from its default is refused
+    format_options: ClassVar[tuple[str, ...]] = ()
 
     def availability(self) -> Availability:
         """Can this backend export and run here? If not, why and how to fix."""
@@ -167,6 +170,9 @@ class Backend:
     def export_availability(self) -> Availability:
         """Exporting may be possible where running is not (CoreML on Linux); default: same."""
         return self.availability()
+
+    def check_options(self, options: Any) -> None:
+        """Refuse option values this format cannot honour (called before anything is traced)."""
 
     def export(self, ctx: Any, source: Any, out_dir: Path) -> Artifact:
         """Write the artifact into `out_dir` (a fresh staging folder); `source` is the traced

@@ -18,6 +18,11 @@ from .artifact_checks import check_output_shape, open_model_file
 from .base import Artifact, Backend, Capabilities, Runner, require
 
 DEFAULT_OPSET = 18
+# torch 2.13's dynamo exporter writes its own ops (torchlib) at opset 18 and converts upward
+# with the onnxscript version converter (falling back to onnx's C converter up to
+# onnx.defs.onnx_opset_version()); asked for less than 18 it writes 18 anyway or, for 16-17,
+# a graph ONNX Runtime rejects ("This is an invalid model"), measured with posenet-test.
+MIN_OPSET = 18
 
 
 class OnnxBackend(Backend):
@@ -28,6 +33,18 @@ class OnnxBackend(Backend):
     suffix = ".onnx"
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     requires = ("onnx", "onnxscript", "onnxruntime")
+    format_options = ("opset", "simplify")
+
+    def check_options(self, options) -> None:
+        if options.opset is None:
+            return
+        low, high = opset_range()
+        if not low <= options.opset <= high:
+            raise UnsupportedOptionError(f"ONNX opset {options.opset} cannot be exported",
+                                         f"the exporter of torch {_torch_version()} with the installed "
+                                         f"onnx writes opsets {low} to {high}",
+                                         f"pass --opset between {low} and {high}, or drop --opset "
+                                         f"(default {DEFAULT_OPSET})")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         onnx = require("onnx", "onnx")
@@ -44,6 +61,7 @@ class OnnxBackend(Backend):
 
             model, method = quantize_int8(model, ctx, out_dir)
             ctx.record_calibration(method)
+        ctx.metadata = with_real_opset(ctx.metadata, model, ctx.options.opset)
         set_metadata(model, ctx.metadata)
         onnx.save(model, str(path))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=[path])
@@ -101,6 +119,36 @@ class OnnxRunner(Runner):
 
     def close(self) -> None:
         self.session = None
+
+
+def opset_range() -> tuple[int, int]:
+    """The ONNX opsets this torch exporter and the installed onnx package can write."""
+    onnx = require("onnx", "onnx")
+    return MIN_OPSET, int(onnx.defs.onnx_opset_version())
+
+
+def model_opset(model) -> int:
+    """The default-domain opset a ModelProto really imports."""
+    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def with_real_opset(metadata: Metadata, model, asked: int | None) -> Metadata:
+    """Record the opset the file has (not the one asked for); a converter that wrote another
+    opset than asked is an export failure, never a silent change."""
+    from dataclasses import replace
+
+    real = model_opset(model)
+    if asked is not None and real != asked:
+        raise ExportFailedError(f"The ONNX exporter wrote opset {real}, not the opset {asked} asked for",
+                                "its version converter could not convert the graph",
+                                f"drop --opset (default {DEFAULT_OPSET}) or try another opset")
+    return replace(metadata, options={**metadata.options, "opset": real})
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__.split("+")[0]
 
 
 def export_graph_to_onnx(traced, path: Path, options) -> Path:

@@ -35,6 +35,7 @@ class OpenVinoBackend(Backend):
     suffix = ""  # a folder holding <arch>.xml and <arch>.bin
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     requires = ("openvino",)
+    format_options = ("simplify",)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         ov = require("openvino", "openvino")

@@ -28,6 +28,7 @@ class TorchScriptBackend(Backend):
     suffix = ".torchscript"
     capabilities = Capabilities(precisions=("fp32", "fp16"), dynamic=False, nms=True,
                                 devices=("cpu", "cuda"))
+    format_options = ("mobile",)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import copy

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnsupportedOptionError
+from .imgsz_limits import check_fits_in_memory
 from .letterbox import preprocess
 from .results import Results, postprocess
 from .sources import Frame, iter_sources
@@ -44,6 +45,7 @@ class PredictOptions:
             raise UnsupportedOptionError("max_det and batch must be at least 1",
                                          f"got max_det={self.max_det}, batch={self.batch}",
                                          "pass positive values")
+        check_fits_in_memory(self.imgsz, self.batch, stride)
         return self
 
 
