@@ -5,7 +5,13 @@ import argparse
 import json
 import sys
 
-from .common import add_inference_arguments, add_model_argument, write_output
+from .common import (
+    add_inference_arguments,
+    add_model_argument,
+    check_output_file,
+    check_output_folder,
+    write_output,
+)
 
 
 def register(sub) -> None:
@@ -35,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from ..artifact_model import open_model
     from ..val import validate_model
 
+    check_output_file(args.json, "--json")
+    check_output_file(args.report, "--report")
+    check_output_folder(args.save_dir, "--save-dir")
     model = open_model(args.model, device=args.device)
     options = {"batch": args.batch, "conf": args.conf, "iou": args.iou, "max_det": args.max_det,
                "rect": args.rect, "rect_pad": args.rect_pad, "split": args.split,
@@ -52,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
     for path in metrics.files:
         print(f"wrote {path}", file=sys.stderr)
     if args.report:
-        write_output(args.report, json.dumps(metrics.to_dict(), indent=2))
+        write_output(args.report, json.dumps(metrics.to_dict(), indent=2), "--report")
     return 0
