@@ -33,6 +33,8 @@ class PoseModel(PredictsPoses):
                 "yolo11n-pose), or a bare weights name such as yolo11n-pose.pt",
                 "pass one of those as a str or pathlib.Path; for an exported artifact use "
                 "poseexport.load(path) or ArtifactModel(path)")
+        if Path(model).is_dir():
+            _refuse_folder(Path(model))
         self.device = parse_device(device)
         self.checkpoint: LoadedCheckpoint | None = None
         if is_architecture_name(model):
@@ -132,6 +134,19 @@ class PoseModel(PredictsPoses):
         from .export.pipeline import export_model
 
         return export_model(self, ExportOptions(format=format, **options), log=log)
+
+
+def _refuse_folder(folder: Path) -> None:
+    """A folder is never a checkpoint: say what it is (an artifact, empty, other files)."""
+    from .artifact_model import check_model_folder
+    from .runtime import is_artifact
+
+    if not is_artifact(folder):
+        check_model_folder(folder)  # raises for an empty folder or one that is not an artifact
+    raise UnsupportedOptionError(f"The folder {folder} is an exported artifact, not a PyTorch checkpoint",
+                                 "PoseModel builds networks and loads checkpoints (.pt, .yaml)",
+                                 "open artifacts with poseexport.load(path) or ArtifactModel(path); "
+                                 "predict and val take either with --model")
 
 
 def is_architecture_name(model: str | Path) -> bool:

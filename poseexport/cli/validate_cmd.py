@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from ..validate import validate_runner
     from ..validate.reference import reference_model
 
+    from .common import check_output_file
+
+    check_output_file(args.json, "--json")
     artifact = ArtifactModel(args.artifact)
     meta = artifact.metadata
     model = reference_model(meta, args.reference)
