@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from ..predict.sources import read_image, resolve_sources
     from ..predict.writer import AnnotatedWriter, check_targets
 
-    # everything that can be checked before the model loads is checked first
+    # the model first (its name is the likeliest typo), then everything checked before inference
+    model = open_model(args.model, device=args.device)
     plan = resolve_sources(args.source)
     if len(plan.items) == 1 and plan.items[0][0] == "image":
         read_image(plan.items[0][1])  # a single unreadable image is the whole input: a user error
@@ -54,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if args.save:
         check_output_folder(args.save, "--save")
         check_targets(Path(args.save), plan.names())
-    model = open_model(args.model, device=args.device)
     stream = model.stream(plan, imgsz=args.imgsz, conf=args.conf, iou=args.iou,
                           max_det=args.max_det, batch=args.batch, errors="report")
     records, persons, failed = [], 0, []
