@@ -88,12 +88,11 @@ def test_int8_without_data(tmp_path):
                          "--data")
 
 
-@pytest.mark.parametrize("force", [False, True], ids=["plain", "with-force"])
-def test_int8_with_an_empty_calibration_folder(tmp_path, force):
+def test_int8_with_an_empty_calibration_folder(tmp_path):
     (tmp_path / "calib").mkdir()
     before = snapshot(tmp_path)
-    result = _convert(tmp_path, "--format", "onnx", "--int8", "--data", tmp_path / "calib",
-                      *(["--force"] if force else []))
+    # with --force, the option the message used to suggest for "0 images", which then failed too
+    result = _convert(tmp_path, "--format", "onnx", "--int8", "--data", tmp_path / "calib", "--force")
     assert_clean_failure(result, "No calibration images were found", "looked in:", str(tmp_path / "calib"))
     assert "--force" not in result.stderr  # --force cannot help when there are none
     assert snapshot(tmp_path) == before
