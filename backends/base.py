@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from poseexport.errors import BadArtifactError, MissingDependencyError
-from poseexport.metadata import Metadata
+from poseexport.metadata import METADATA_FILE, Metadata
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Runner:
     def where(self) -> Path:
         """What the user opened, for messages: the artifact folder, or the bare model file."""
         folder = Path(self.artifact.path)
-        return folder if (folder / "metadata.json").is_file() else Path(self.artifact.main_file)
+        return folder if (folder / METADATA_FILE).is_file() else Path(self.artifact.main_file)
 
     def checked_output(self, out: np.ndarray) -> np.ndarray:
         """The first output is compared with the metadata once (runtimes that declare no shape)."""

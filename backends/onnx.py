@@ -72,6 +72,8 @@ class OnnxBackend(Backend):
     def sniff(self, path: Path) -> bool:
         if not path.is_file():
             return False
+        if path.suffix.lower() == self.suffix:  # says it is ONNX: a file that does not parse is named
+            return read_metadata(path) is not None
         try:
             return read_metadata(path) is not None
         except Exception:
@@ -205,7 +207,9 @@ def read_metadata(path: Path) -> Metadata | None:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:
-        raise BadArtifactError(f"{path} is not a readable ONNX model", str(err), "re-export it") from err
+        raise BadArtifactError(f"The file {path} is not a readable ONNX model",
+                               f"it is truncated, corrupt or not ONNX (the parser says: {err})",
+                               "copy it again, or re-export it with poseexport convert") from err
     for prop in model.metadata_props:
         if prop.key == METADATA_KEY:
             return Metadata.from_json(prop.value)

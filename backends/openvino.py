@@ -132,7 +132,8 @@ def read_metadata(xml: Path) -> Metadata | None:
     try:
         root = ElementTree.parse(xml).getroot()
     except (ElementTree.ParseError, OSError) as err:
-        raise BadArtifactError(f"{xml} is not a readable OpenVINO IR", str(err), "re-export it") from err
+        raise BadArtifactError(f"The file {xml} is not a readable OpenVINO IR", str(err),
+                               "copy it again, or re-export it with poseexport convert") from err
     if root.tag != "net":
         return None
     entry = root.find("rt_info/" + "/".join(RT_INFO_PATH))

@@ -56,6 +56,10 @@ class TorchScriptBackend(Backend):
         return TorchScriptRunner(artifact, device, threads)
 
     def sniff(self, path: Path) -> bool:
+        if path.is_file() and path.suffix.lower() in (self.suffix, ".ptl") and not zipfile.is_zipfile(path):
+            raise BadArtifactError(f"The file {path} is not a readable TorchScript archive",
+                                   "it is not a zip archive: truncated, corrupt or not TorchScript",
+                                   "copy it again, or re-export it with poseexport convert")
         return path.is_file() and zipfile.is_zipfile(path) and read_metadata(path) is not None
 
     def read_native_metadata(self, path: Path) -> Metadata | None:
@@ -94,7 +98,8 @@ def read_metadata(path: Path) -> Metadata | None:
                 return None
             return Metadata.from_json(archive.read(hits[0]))
     except zipfile.BadZipFile as err:
-        raise BadArtifactError(f"{path} is not a TorchScript archive", str(err), "re-export it") from err
+        raise BadArtifactError(f"The file {path} is not a TorchScript archive", str(err),
+                               "copy it again, or re-export it with poseexport convert") from err
 
 
 def _save_mobile(scripted, path: Path, extra: dict) -> Path:

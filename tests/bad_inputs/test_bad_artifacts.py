@@ -157,3 +157,12 @@ def test_artifact_folder_given_to_info(tiny_artifact):
 def test_posemodel_of_a_number_says_what_it_takes():
     with pytest.raises(PoseExportError, match="cannot be built from 123.*checkpoint path"):
         PoseModel(123)
+
+
+@pytest.mark.parametrize("suffix, words", [(".onnx", ("not a readable ONNX model", "truncated")),
+                                           (".torchscript", ("not a readable TorchScript archive",))])
+def test_bare_truncated_model_file(tiny_artifact, tiny_ts_ov, tmp_path, data_dir, suffix, words):
+    source = _main_file(tiny_artifact) if suffix == ".onnx" else next(tiny_ts_ov["torchscript"].glob("*.torchscript"))
+    bare = tmp_path / f"copied{suffix}"  # no metadata.json, no manifest: nothing checks it before the runtime
+    bare.write_bytes(source.read_bytes()[:3000])
+    assert_clean_failure(_predict(bare, data_dir), "copied" + suffix, *words)
