@@ -37,6 +37,6 @@ def parse_device(device: str | Device | object) -> Device:
     if kind in ("cuda", "gpu") and index.isdigit():
         return Device("cuda", int(index))
     raise UnsupportedOptionError(f"Unknown device '{device}'",
-                                 "poseexport runs on the CPU or an NVIDIA GPU through CUDA",
+                                 "it must be the CPU or an NVIDIA GPU through CUDA",
                                  "pass --device cpu, or --device cuda:0 on a machine with CUDA",
                                  context=[f"valid choices: {', '.join(DEVICE_CHOICES)}"])

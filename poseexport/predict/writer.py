@@ -42,7 +42,7 @@ def check_targets(folder: Path, result_paths: list[str]) -> None:
     if existing:
         raise UnsupportedOptionError(
             f"--save {folder} already holds {len(existing)} of the files this run would write",
-            "poseexport does not overwrite existing files",
+            "predict never overwrites an existing file",
             "pass a new or empty --save folder, or move those files away",
             context=[f"exists: {t}" for t in existing[:5]] + ([f"… and {len(existing) - 5} more"]
                                                                if len(existing) > 5 else []))
