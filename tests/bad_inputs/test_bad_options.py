@@ -126,7 +126,7 @@ def test_save_would_overwrite_existing_files(tiny_artifact, data_dir, tmp_path):
     shutil.copytree(data_dir / "images", photos)
     before = snapshot(tmp_path)
     result = run_cli("predict", "--model", tiny_artifact, "--source", photos, "--save", photos)
-    assert_clean_failure(result, "already holds 2 of the files", "does not overwrite", "bus.jpg")
+    assert_clean_failure(result, "already holds 2 of the files", "never overwrites", "bus.jpg")
     assert snapshot(tmp_path) == before
 
 
