@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from poseexport.errors import BadArtifactError, MissingDependencyError
-from poseexport.metadata import Metadata
+from poseexport.metadata import METADATA_FILE, Metadata
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,31 @@ class Runner:
     """An opened artifact. Use as a context manager; `infer` maps inputs to raw outputs."""
 
     def __init__(self, artifact: Artifact):
+        from .artifact_checks import check_metadata
+
         self.artifact = artifact
         self.metadata = artifact.metadata
+        if self.metadata is None:
+            raise BadArtifactError(f"{artifact.main_file} carries no poseexport metadata",
+                                   "neither a metadata.json beside it nor metadata inside the model file",
+                                   "load the artifact folder poseexport convert wrote, or re-export")
+        check_metadata(self.metadata, self.where)
+        self._output_checked = False
+
+    @property
+    def where(self) -> Path:
+        """What the user opened, for messages: the artifact folder, or the bare model file."""
+        folder = Path(self.artifact.path)
+        return folder if (folder / METADATA_FILE).is_file() else Path(self.artifact.main_file)
+
+    def checked_output(self, out: np.ndarray) -> np.ndarray:
+        """The first output is compared with the metadata once (runtimes that declare no shape)."""
+        if not self._output_checked:
+            from .artifact_checks import check_output_shape
+
+            check_output_shape(self.metadata, out.shape, self.where)
+            self._output_checked = True
+        return out
 
     def __enter__(self) -> Runner:
         return self
@@ -164,6 +187,9 @@ class Backend:
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+    # the format-specific ExportOptions fields this format uses (see export/options.py
+    # FORMAT_OPTIONS); one of the others set away from its default is refused
+    format_options: ClassVar[tuple[str, ...]] = ()
 
     def availability(self) -> Availability:
         """Can this backend export and run here? If not, why and how to fix."""
@@ -175,6 +201,9 @@ class Backend:
     def export_availability(self) -> Availability:
         """Exporting may be possible where running is not (CoreML on Linux); default: same."""
         return self.availability()
+
+    def check_options(self, options: Any) -> None:
+        """Refuse option values this format cannot honour (called before anything is traced)."""
 
     def export(self, ctx: Any, source: Any, out_dir: Path) -> Artifact:
         """Write the artifact into `out_dir` (a fresh staging folder); `source` is the traced

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from poseexport.errors import BadArtifactError, ExportFailedError
+from poseexport.device import parse_device
+from poseexport.errors import BadArtifactError, ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import METADATA_KEY, Metadata
 
+from .artifact_checks import check_output_shape, open_model_file
 from .base import Artifact, Backend, Capabilities, Runner, require
 
 DEFAULT_OPSET = 18
+# torch 2.13's dynamo exporter writes its own ops (torchlib) at opset 18 and converts upward
+# with the onnxscript version converter (falling back to onnx's C converter up to
+# onnx.defs.onnx_opset_version()); asked for less than 18 it writes 18 anyway or, for 16-17,
+# a graph ONNX Runtime rejects ("This is an invalid model"), measured with posenet-test.
+MIN_OPSET = 18
 
 
 class OnnxBackend(Backend):
@@ -26,6 +33,18 @@ class OnnxBackend(Backend):
     suffix = ".onnx"
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     requires = ("onnx", "onnxscript", "onnxruntime")
+    format_options = ("opset", "simplify")
+
+    def check_options(self, options) -> None:
+        if options.opset is None:
+            return
+        low, high = opset_range()
+        if not low <= options.opset <= high:
+            raise UnsupportedOptionError(f"ONNX opset {options.opset} cannot be exported",
+                                         f"the exporter of torch {_torch_version()} with the installed "
+                                         f"onnx writes opsets {low} to {high}",
+                                         f"pass --opset between {low} and {high}, or drop --opset "
+                                         f"(default {DEFAULT_OPSET})")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         onnx = require("onnx", "onnx")
@@ -42,6 +61,7 @@ class OnnxBackend(Backend):
 
             model, method = quantize_int8(model, ctx, out_dir)
             ctx.record_calibration(method)
+        ctx.metadata = with_real_opset(ctx.metadata, model, ctx.options.opset)
         set_metadata(model, ctx.metadata)
         onnx.save(model, str(path))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=[path])
@@ -52,6 +72,8 @@ class OnnxBackend(Backend):
     def sniff(self, path: Path) -> bool:
         if not path.is_file():
             return False
+        if path.suffix.lower() == self.suffix:  # says it is ONNX: a file that does not parse is named
+            return read_metadata(path) is not None
         try:
             return read_metadata(path) is not None
         except Exception:
@@ -62,23 +84,73 @@ class OnnxBackend(Backend):
 
 
 class OnnxRunner(Runner):
+    """An ONNX Runtime session on the asked device; a device this ONNX Runtime cannot use
+    is refused (ONNX Runtime itself would fall back to the CPU without a word)."""
+
     def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
         super().__init__(artifact)
         ort = require("onnxruntime", "onnx")
+        dev = parse_device(device)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") \
-            else ["CPUExecutionProvider"]
-        self.session = ort.InferenceSession(str(artifact.main_file), opts, providers=providers)
+        if dev.kind == "cuda":
+            available = ort.get_available_providers()
+            if "CUDAExecutionProvider" not in available:
+                raise UnsupportedOptionError(
+                    f"ONNX Runtime cannot run this artifact on {dev}",
+                    f"the installed onnxruntime {ort.__version__} has only these execution providers: "
+                    f"{', '.join(available)} (no CUDAExecutionProvider)",
+                    "pass --device cpu, or install onnxruntime-gpu on a machine with CUDA")
+            providers = [("CUDAExecutionProvider", {"device_id": dev.index})]
+        else:
+            providers = ["CPUExecutionProvider"]
+        main = Path(artifact.main_file)
+        self.session = open_model_file("ONNX", [main],
+                                       lambda: ort.InferenceSession(str(main), opts, providers=providers))
+        if dev.kind == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
+            raise UnsupportedOptionError(f"ONNX Runtime could not start on {dev}",
+                                         "its CUDA provider failed to initialise (see its log above)",
+                                         "check the CUDA and cuDNN installation, or pass --device cpu")
         self.input_name = self.session.get_inputs()[0].name
+        check_output_shape(self.metadata, self.session.get_outputs()[0].shape, self.where)
 
     def infer(self, images: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})
-        return np.asarray(out[0], dtype=np.float32)
+        return self.checked_output(np.asarray(out[0], dtype=np.float32))
 
     def close(self) -> None:
         self.session = None
+
+
+def opset_range() -> tuple[int, int]:
+    """The ONNX opsets this torch exporter and the installed onnx package can write."""
+    onnx = require("onnx", "onnx")
+    return MIN_OPSET, int(onnx.defs.onnx_opset_version())
+
+
+def model_opset(model) -> int:
+    """The default-domain opset a ModelProto really imports."""
+    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def with_real_opset(metadata: Metadata, model, asked: int | None) -> Metadata:
+    """Record the opset the file has (not the one asked for); a converter that wrote another
+    opset than asked is an export failure, never a silent change."""
+    from dataclasses import replace
+
+    real = model_opset(model)
+    if asked is not None and real != asked:
+        raise ExportFailedError(f"The ONNX exporter wrote opset {real}, not the opset {asked} asked for",
+                                "its version converter could not convert the graph",
+                                f"drop --opset (default {DEFAULT_OPSET}) or try another opset")
+    return replace(metadata, options={**metadata.options, "opset": real})
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__.split("+")[0]
 
 
 def export_graph_to_onnx(traced, path: Path, options) -> Path:
@@ -135,7 +207,9 @@ def read_metadata(path: Path) -> Metadata | None:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:
-        raise BadArtifactError(f"{path} is not a readable ONNX model", str(err), "re-export it") from err
+        raise BadArtifactError(f"The file {path} is not a readable ONNX model",
+                               f"it is truncated, corrupt or not ONNX (the parser says: {err})",
+                               "copy it again, or re-export it with poseexport convert") from err
     for prop in model.metadata_props:
         if prop.key == METADATA_KEY:
             return Metadata.from_json(prop.value)

@@ -15,9 +15,11 @@ from xml.etree import ElementTree
 
 import numpy as np
 
+from poseexport.device import parse_device
 from poseexport.errors import BadArtifactError, UnsupportedOptionError
 from poseexport.metadata import METADATA_KEY, Metadata
 
+from .artifact_checks import check_output_shape, open_model_file
 from .base import Artifact, Backend, Capabilities, Runner, require
 
 RT_INFO_PATH = ["model_info", METADATA_KEY]  # where the metadata JSON sits in rt_info
@@ -33,6 +35,7 @@ class OpenVinoBackend(Backend):
     suffix = ""  # a folder holding <arch>.xml and <arch>.bin
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     requires = ("openvino",)
+    format_options = ("simplify",)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         ov = require("openvino", "openvino")
@@ -92,25 +95,32 @@ class OpenVinoRunner(Runner):
                  inference_precision: str | None = None):
         super().__init__(artifact)
         ov = require("openvino", "openvino")
+        dev = parse_device(device)
         core = ov.Core()
-        target = device.split(":")[0].upper()
-        if target not in core.available_devices:
+        if dev.kind != "cpu":  # OpenVINO's "GPU" is an Intel GPU; it has no CUDA device
             raise UnsupportedOptionError(f"OpenVINO cannot run on '{device}'",
+                                         "OpenVINO runs on Intel devices and has no CUDA device; "
                                          f"this machine offers {', '.join(core.available_devices)}",
-                                         "pass --device cpu")
+                                         "pass --device cpu, or export an ONNX or TorchScript artifact for CUDA")
         xml = Path(artifact.main_file)
-        model = core.read_model(str(xml), str(xml.with_suffix(".bin")))
+        files = [xml, xml.with_suffix(".bin")]
         self.inference_precision = inference_precision or INFERENCE_PRECISION
         config = {"INFERENCE_PRECISION_HINT": self.inference_precision, "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        self.compiled = core.compile_model(model, target, config)
+
+        def compile_ir():
+            return core.compile_model(core.read_model(str(files[0]), str(files[1])), "CPU", config)
+
+        self.compiled = open_model_file("OpenVINO", files, compile_ir)
         self.request = self.compiled.create_infer_request()
+        shape = self.compiled.output(0).get_partial_shape()
+        check_output_shape(self.metadata, [d.get_length() if d.is_static else None for d in shape], self.where)
 
     def infer(self, images: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(images, dtype=np.float32)
         self.request.infer({0: x})
-        return np.array(self.request.get_output_tensor(0).data, dtype=np.float32)
+        return self.checked_output(np.array(self.request.get_output_tensor(0).data, dtype=np.float32))
 
     def close(self) -> None:
         self.request = None
@@ -122,7 +132,8 @@ def read_metadata(xml: Path) -> Metadata | None:
     try:
         root = ElementTree.parse(xml).getroot()
     except (ElementTree.ParseError, OSError) as err:
-        raise BadArtifactError(f"{xml} is not a readable OpenVINO IR", str(err), "re-export it") from err
+        raise BadArtifactError(f"The file {xml} is not a readable OpenVINO IR", str(err),
+                               "copy it again, or re-export it with poseexport convert") from err
     if root.tag != "net":
         return None
     entry = root.find("rt_info/" + "/".join(RT_INFO_PATH))

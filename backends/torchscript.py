@@ -14,6 +14,7 @@ import numpy as np
 from poseexport.errors import BadArtifactError
 from poseexport.metadata import Metadata
 
+from .artifact_checks import open_model_file
 from .base import Artifact, Backend, Capabilities, Runner
 
 EXTRA_FILE = "poseexport.json"
@@ -27,6 +28,7 @@ class TorchScriptBackend(Backend):
     suffix = ".torchscript"
     capabilities = Capabilities(precisions=("fp32", "fp16"), dynamic=False, nms=True,
                                 devices=("cpu", "cuda"))
+    format_options = ("mobile",)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import copy
@@ -54,6 +56,10 @@ class TorchScriptBackend(Backend):
         return TorchScriptRunner(artifact, device, threads)
 
     def sniff(self, path: Path) -> bool:
+        if path.is_file() and path.suffix.lower() in (self.suffix, ".ptl") and not zipfile.is_zipfile(path):
+            raise BadArtifactError(f"The file {path} is not a readable TorchScript archive",
+                                   "it is not a zip archive: truncated, corrupt or not TorchScript",
+                                   "copy it again, or re-export it with poseexport convert")
         return path.is_file() and zipfile.is_zipfile(path) and read_metadata(path) is not None
 
     def read_native_metadata(self, path: Path) -> Metadata | None:
@@ -67,9 +73,13 @@ class TorchScriptRunner(Runner):
 
         if threads:  # torch's intra-op pool is per process, so this applies process-wide
             torch.set_num_threads(threads)
+        from poseexport.model import parse_device  # refuses a CUDA device this torch cannot use
+
         self.torch = torch
-        self.device = torch.device(device)
-        self.module = torch.jit.load(str(artifact.main_file), map_location=self.device).eval()
+        self.device = parse_device(device)
+        main = Path(artifact.main_file)
+        self.module = open_model_file("TorchScript", [main],
+                                      lambda: torch.jit.load(str(main), map_location=self.device).eval())
         self.half = self.metadata.precision.name == "fp16"
 
     def infer(self, images: np.ndarray) -> np.ndarray:
@@ -77,7 +87,7 @@ class TorchScriptRunner(Runner):
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)
         with torch.inference_mode():
             out = self.module(x.half() if self.half else x)
-        return out.float().cpu().numpy()
+        return self.checked_output(out.float().cpu().numpy())  # TorchScript declares no output shape
 
 
 def read_metadata(path: Path) -> Metadata | None:
@@ -88,7 +98,8 @@ def read_metadata(path: Path) -> Metadata | None:
                 return None
             return Metadata.from_json(archive.read(hits[0]))
     except zipfile.BadZipFile as err:
-        raise BadArtifactError(f"{path} is not a TorchScript archive", str(err), "re-export it") from err
+        raise BadArtifactError(f"The file {path} is not a TorchScript archive", str(err),
+                               "copy it again, or re-export it with poseexport convert") from err
 
 
 def _save_mobile(scripted, path: Path, extra: dict) -> Path:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UnsupportedOptionError
+from .errors import BadArtifactError, UnsupportedOptionError
+from .metadata import METADATA_FILE
 from .predict.api import PredictsPoses
 from .runtime import is_artifact, load
 
@@ -74,8 +75,31 @@ class ArtifactModel(PredictsPoses):
 def open_model(model: str | Path, device: str = "cpu", verify: bool = True):
     """A PoseModel for checkpoints and configs, an ArtifactModel for exported artifacts
     (`verify`: check the artifact's files against its manifest first)."""
+    if isinstance(model, (str, Path)) and Path(model).is_dir() and not is_artifact(model):
+        check_model_folder(Path(model))
+        return ArtifactModel(model, device=device, verify=verify)  # an IR folder without sidecar: sniffed by load
     if is_artifact(model):
         return ArtifactModel(model, device=device, verify=verify)
     from .model import PoseModel
 
     return PoseModel(model, device=device)
+
+
+def check_model_folder(folder: Path) -> None:
+    """A folder passed as a model without metadata.json: an OpenVINO IR pair passes (load
+    sniffs it); anything else is named for what it is (empty, a run folder, other files)."""
+    entries = sorted(folder.iterdir())
+    if len(list(folder.glob("*.xml"))) == 1:
+        return
+    fix = "pass an artifact folder written by poseexport convert, or a checkpoint file (.pt)"
+    if not entries:
+        raise BadArtifactError(f"The model folder {folder} is empty", "it holds no model: no artifact files "
+                               "(metadata.json, model file) and no checkpoint", fix)
+    checkpoints = sorted(p for pattern in ("*.pt", "*/*.pt") for p in folder.glob(pattern))
+    names = [p.name + ("/" if p.is_dir() else "") for p in entries]
+    shown = ", ".join(names[:10]) + (f" … and {len(names) - 10} more" if len(names) > 10 else "")
+    raise BadArtifactError(
+        f"The folder {folder} is not a poseexport artifact",
+        f"it has no {METADATA_FILE} (an artifact folder written by poseexport convert has one)",
+        f"pass the checkpoint inside it, e.g. --model {checkpoints[0]}" if checkpoints else fix,
+        context=[f"it holds: {shown}"])

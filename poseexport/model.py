@@ -26,6 +26,15 @@ class PoseModel(PredictsPoses):
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, *, nc: int | None = None,
                  kpt_shape: tuple[int, int] | None = None, device: str = "cpu"):
+        if not isinstance(model, (str, Path)):
+            raise UnsupportedOptionError(
+                f"PoseModel cannot be built from {model!r:.60} (of type {type(model).__name__})",
+                "it takes a checkpoint path (.pt), a config (.yaml or a model_zoo name such as "
+                "yolo11n-pose), or a bare weights name such as yolo11n-pose.pt",
+                "pass one of those as a str or pathlib.Path; for an exported artifact use "
+                "poseexport.load(path) or ArtifactModel(path)")
+        if Path(model).is_dir():
+            _refuse_folder(Path(model))
         self.device = parse_device(device)
         self.checkpoint: LoadedCheckpoint | None = None
         if is_architecture_name(model):
@@ -127,6 +136,19 @@ class PoseModel(PredictsPoses):
         return export_model(self, ExportOptions(format=format, **options), log=log)
 
 
+def _refuse_folder(folder: Path) -> None:
+    """A folder is never a checkpoint: say what it is (an artifact, empty, other files)."""
+    from .artifact_model import check_model_folder
+    from .runtime import is_artifact
+
+    if not is_artifact(folder):
+        check_model_folder(folder)  # raises for an empty folder or one that is not an artifact
+    raise UnsupportedOptionError(f"The folder {folder} is an exported artifact, not a PyTorch checkpoint",
+                                 "PoseModel builds networks and loads checkpoints (.pt, .yaml)",
+                                 "open artifacts with poseexport.load(path) or ArtifactModel(path); "
+                                 "predict and val take either with --model")
+
+
 def is_architecture_name(model: str | Path) -> bool:
     """yaml files and model_zoo config names build a new network; anything else is weights."""
     text = str(model)
@@ -144,13 +166,18 @@ def _zoo_has(name: str) -> bool:
 
 
 def parse_device(device: str | torch.device) -> torch.device:
-    dev = torch.device("cuda:0" if str(device) in ("cuda", "gpu", "0") else device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UnsupportedOptionError(f"Device '{device}' was asked for",
-                                     "no CUDA GPU is available to this PyTorch build",
-                                     "use --device cpu")
-    if dev.type not in ("cpu", "cuda"):
-        raise UnsupportedOptionError(f"Device '{device}' is not supported",
-                                     "poseexport runs PyTorch on cpu or cuda",
-                                     "use --device cpu or --device cuda:0")
-    return dev
+    """`--device` for PyTorch: refused unless this torch build can really run there."""
+    from .device import parse_device as parse
+
+    dev = parse(device)
+    if dev.kind == "cuda":
+        if not torch.cuda.is_available():
+            raise UnsupportedOptionError(f"Device '{device}' was asked for",
+                                         f"this PyTorch build ({torch.__version__}) sees no CUDA GPU",
+                                         "use --device cpu, or install a CUDA build of torch on a GPU machine")
+        count = torch.cuda.device_count()
+        if dev.index >= count:
+            raise UnsupportedOptionError(f"Device '{device}' was asked for",
+                                         f"this machine has {count} CUDA GPU(s): cuda:0 to cuda:{count - 1}",
+                                         "pass one of those")
+    return torch.device(str(dev))

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
+from ..errors import UnsupportedOptionError
 from ..paths import DEFAULT_MODEL
 
 
@@ -51,17 +53,64 @@ def add_inference_arguments(parser: argparse.ArgumentParser, conf: float) -> Non
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (default 0.7)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="most persons per image (default 300)")
     parser.add_argument("--batch", type=positive_int, default=1, help="images per inference call (default 1)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda:0 (default cpu)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or cuda:N (default cpu); an artifact whose runtime cannot use "
+                             "the device is refused, never run elsewhere")
 
 
-def write_output(target: str, text: str) -> None:
+def check_output_file(target: str | None, option: str) -> None:
+    """Refuse, before any work, an output file that cannot be written ('-' is stdout)."""
+    if not target or target == "-":
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise UnsupportedOptionError(f"{option} {target} is a folder", f"{option} names a file to write",
+                                     f"pass a file path, e.g. {option} {path / 'out.json'}")
+    _check_writable_folder(path.parent, option, target)
+
+
+def check_output_folder(target: str | None, option: str) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be created or written."""
+    if not target:
+        return
+    path = Path(target)
+    if path.exists() and not path.is_dir():
+        raise UnsupportedOptionError(f"{option} {target} is an existing file", f"{option} names a folder",
+                                     f"pass a new or existing folder instead, e.g. {option} runs/out")
+    _check_writable_folder(path, option, target)
+
+
+def _check_writable_folder(folder: Path, option: str, target: str) -> None:
+    """The folder (or the nearest existing folder above it, where it would be created) accepts a
+    new file: probed with a temporary file, since os.access says yes to root on read-only mounts."""
+    existing = folder if folder != Path("") else Path(".")
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UnsupportedOptionError(f"{option} {target} cannot be written",
+                                     f"the path {existing} is a file, so no folder can be made inside it",
+                                     f"pass a path under a folder, not under a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise UnsupportedOptionError(f"{option} {target} cannot be written",
+                                     f"the folder {existing} does not accept new files ({err.strerror or err})",
+                                     "pass a path in a folder you can write to") from err
+
+
+def write_output(target: str, text: str, option: str = "output") -> None:
     """Write `text` to the file `target` (creating its folder), or to stdout when it is '-'."""
     if target == "-":
         print(text)
         return
     path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as err:
+        raise UnsupportedOptionError(f"Could not write {option} {target}", err.strerror or str(err),
+                                     "pass a path in a folder you can write to, with free space") from err
 
 
 def add_verify_argument(parser: argparse.ArgumentParser) -> None:

@@ -27,16 +27,17 @@ def register(sub) -> None:
     parser.add_argument("--data", help="calibration images: a dataset yaml or a folder of images")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the calibration images to use")
     parser.add_argument("--force", action="store_true", help="accept fewer than 32 calibration images")
-    parser.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip graph simplification")
+    parser.add_argument("--no-simplify", dest="simplify", action="store_false", help="ONNX/OpenVINO: skip graph simplification")
     parser.add_argument("--no-golden", dest="golden", action="store_false",
                         help="don't ship golden.npz (the real test inputs and expected outputs for selftest)")
-    parser.add_argument("--opset", type=int, help="ONNX opset (default 18)")
+    parser.add_argument("--opset", type=int, help="ONNX only: opset, 18 up to the newest the installed onnx knows (default 18); "
+                             "the opset the file really has is recorded in its metadata")
     parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
     parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (with --nms)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
-    parser.add_argument("--mobile", action="store_true", help="TorchScript: also write a lite-interpreter copy")
-    parser.add_argument("--device", default="cpu", help="device to trace on (default cpu)")
+    parser.add_argument("--mobile", action="store_true", help="TorchScript only: also write a lite-interpreter copy")
+    parser.add_argument("--device", default="cpu", help="device to trace on: cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--out", help="artifact folder (default ./<model>_<format>[_<precision>]); an existing "
                                       "folder is replaced only if it is an unchanged poseexport artifact")
     parser.add_argument("--no-validate", dest="validate", action="store_false",

@@ -30,5 +30,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export.golden import selftest
+    from .common import check_output_file
 
+    check_output_file(args.json, "--json")
     return 0 if selftest(args.artifact, args.device, args.json, verify=args.verify) else 1

@@ -5,8 +5,15 @@ import argparse
 import json
 import sys
 
-from .common import (add_inference_arguments, add_model_argument, add_verify_argument,
-                     warn_if_unvalidated, write_output)
+from .common import (
+    add_inference_arguments,
+    add_model_argument,
+    add_verify_argument,
+    check_output_file,
+    check_output_folder,
+    warn_if_unvalidated,
+    write_output,
+)
 
 
 def register(sub) -> None:
@@ -37,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from ..artifact_model import open_model
     from ..val import validate_model
 
+    check_output_file(args.json, "--json")
+    check_output_file(args.report, "--report")
+    check_output_folder(args.save_dir, "--save-dir")
     model = open_model(args.model, device=args.device, verify=args.verify)
     warn_if_unvalidated(model, args.model)
     options = {"batch": args.batch, "conf": args.conf, "iou": args.iou, "max_det": args.max_det,
@@ -55,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
     for path in metrics.files:
         print(f"wrote {path}", file=sys.stderr)
     if args.report:
-        write_output(args.report, json.dumps(metrics.to_dict(), indent=2))
+        write_output(args.report, json.dumps(metrics.to_dict(), indent=2), "--report")
     return 0

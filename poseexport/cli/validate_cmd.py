@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from ..validate import validate_runner
     from ..validate.reference import reference_model
 
+    from .common import check_output_file
+
+    check_output_file(args.json, "--json")
     artifact = ArtifactModel(args.artifact, verify=args.verify)
     warn_if_unvalidated(artifact, args.artifact)
     meta = artifact.metadata

@@ -1,12 +1,15 @@
 """Export options: one frozen dataclass; every default lives here."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from ..errors import UnsupportedOptionError
 
 MIN_CALIBRATION_IMAGES = 32
+# options only some formats use -> how the CLI spells them; a backend lists the ones it uses
+# in `format_options`, and any other one set away from its default is refused
+FORMAT_OPTIONS = {"opset": "--opset", "simplify": "--no-simplify", "mobile": "--mobile"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class ExportOptions:
         return "int8" if self.int8 else "fp16" if self.half else "fp32"
 
     def normalised(self, stride: int) -> ExportOptions:
-        """Check values that don't depend on the format; return a copy with tuple imgsz."""
+        """Check the values (and the format-specific options against what the format uses);
+        return a copy with tuple imgsz."""
         size = self.imgsz
         sizes = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
         if len(sizes) == 1:
@@ -57,7 +61,28 @@ class ExportOptions:
             raise UnsupportedOptionError(f"fraction {self.fraction} is outside (0, 1]",
                                          "it is the share of calibration images to use",
                                          "pass a value such as 0.5 or 1.0")
+        self.check_format_options()
         return replace(self, imgsz=sizes)
+
+    def check_format_options(self) -> None:
+        """Refuse options the format does not use (never silently ignore them), then let the
+        format check the values of its own (e.g. the ONNX opset range)."""
+        from poseexport.backends.registry import get_backend
+
+        backend = get_backend(self.format)
+        defaults = {f.name: f.default for f in fields(self)}
+        unused = [name for name in FORMAT_OPTIONS
+                  if name not in backend.format_options and getattr(self, name) != defaults[name]]
+        if unused:
+            takes = ", ".join(FORMAT_OPTIONS[n] for n in backend.format_options) or "no format-specific options"
+            users = sorted({fmt for n in unused for fmt in _formats_using(n)})
+            raise UnsupportedOptionError(
+                f"{backend.title} export does not use {', '.join(FORMAT_OPTIONS[n] for n in unused)}",
+                f"{'that option is' if len(unused) == 1 else 'those options are'} for "
+                f"{', '.join(users) or 'other formats'} only",
+                f"drop it, or export to {' or '.join(users)}" if users else "drop it",
+                context=[f"{backend.name} takes: {takes}"])
+        backend.check_options(self)
 
     def check_calibration(self) -> None:
         """INT8 needs real calibration images (checked after the format accepted int8)."""
@@ -67,3 +92,16 @@ class ExportOptions:
                 "quantisation scales are measured on real images, and none were given",
                 "pass --data with a dataset yaml or a folder of images (for example "
                 "../shared/data/calib-people)")
+
+
+def _formats_using(option: str) -> list[str]:
+    from poseexport.backends.registry import get_backend, registered
+
+    found = []
+    for name in registered():
+        try:
+            if option in get_backend(name).format_options:
+                found.append(name)
+        except (ImportError, AttributeError):  # a plugin that does not import cannot be suggested
+            continue
+    return found

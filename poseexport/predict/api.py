@@ -21,17 +21,21 @@ class PredictsPoses:
         return DEFAULT_IMGSZ if imgsz is None else imgsz
 
     def predict(self, source, *, imgsz: int | tuple[int, int] | None = None, conf: float = 0.25,
-                iou: float = 0.7, max_det: int = 300, batch: int = 1) -> list[Results]:
-        """Detect persons and keypoints in every image / frame of `source`."""
-        return list(self.stream(source, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch))
+                iou: float = 0.7, max_det: int = 300, batch: int = 1, errors: str = "raise") -> list[Results]:
+        """Detect persons and keypoints in every image / frame of `source`.
+
+        errors="report": a file that cannot be read gives a Results whose `error` says why
+        (and no detections) instead of raising, so the other files are still processed."""
+        return list(self.stream(source, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch,
+                                errors=errors))
 
     def stream(self, source, *, imgsz: int | tuple[int, int] | None = None, conf: float = 0.25,
-               iou: float = 0.7, max_det: int = 300, batch: int = 1) -> Iterator[Results]:
+               iou: float = 0.7, max_det: int = 300, batch: int = 1, errors: str = "raise") -> Iterator[Results]:
         """Like predict, one Results at a time (for long videos)."""
         options = PredictOptions(imgsz=self.resolve_imgsz(imgsz), conf=conf, iou=iou, max_det=max_det,
                                  batch=batch)
         yield from predict_frames(self.forward_numpy, source, options, names=self.names,
-                                  kpt_shape=self.kpt_shape, stride=self.stride)
+                                  kpt_shape=self.kpt_shape, stride=self.stride, errors=errors)
 
     def val(self, data=None, **options):
         """Box and pose mAP on a dataset yaml (default: the data this model last used); see poseexport.val."""

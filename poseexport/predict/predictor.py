@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnsupportedOptionError
+from .imgsz_limits import check_fits_in_memory
 from .letterbox import preprocess
 from .results import Results, postprocess
-from .sources import Frame, iter_sources
+from .sources import BadFrame, Frame, iter_sources
 
 InferFn = Callable[[np.ndarray], np.ndarray]
 
@@ -44,15 +45,26 @@ class PredictOptions:
             raise UnsupportedOptionError("max_det and batch must be at least 1",
                                          f"got max_det={self.max_det}, batch={self.batch}",
                                          "pass positive values")
+        check_fits_in_memory(self.imgsz, self.batch, stride)
         return self
 
 
 def predict_frames(infer: InferFn, source, options: PredictOptions, *, names: Mapping[int, str],
-                   kpt_shape: tuple[int, int], stride: int = 32) -> Iterator[Results]:
-    """Yield one Results per image / video frame, `options.batch` frames per inference call."""
+                   kpt_shape: tuple[int, int], stride: int = 32, errors: str = "raise") -> Iterator[Results]:
+    """Yield one Results per image / video frame, `options.batch` frames per inference call.
+
+    errors="report": a file that cannot be read yields `Results.failed` (its `error` says
+    why) in its place, and the other files are still processed; "raise" stops at it.
+    """
     options.checked(stride)
     pending: list[Frame] = []
-    for frame in iter_sources(source):
+    for frame in iter_sources(source, errors=errors):
+        if isinstance(frame, BadFrame):  # keep the source order: run what came before it first
+            if pending:
+                yield from _run_batch(infer, pending, options, names, kpt_shape)
+                pending = []
+            yield Results.failed(frame.name, str(frame.error), names, kpt_shape)
+            continue
         pending.append(frame)
         if len(pending) == options.batch:
             yield from _run_batch(infer, pending, options, names, kpt_shape)

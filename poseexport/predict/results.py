@@ -65,7 +65,8 @@ class Results:
     """What one image produced: boxes, keypoints, timings, and helpers to export or draw them."""
 
     def __init__(self, orig_img: np.ndarray, path: str, names: Mapping[int, str], boxes: Boxes,
-                 keypoints: Keypoints, speed: Mapping[str, float | None] | None = None):
+                 keypoints: Keypoints, speed: Mapping[str, float | None] | None = None,
+                 error: str | None = None):
         self.orig_img = orig_img
         self.path = path
         self.names = dict(names)
@@ -73,11 +74,22 @@ class Results:
         self.keypoints = keypoints
         self.speed: dict[str, float | None] = {"preprocess": None, "inference": None,
                                                "postprocess": None, **(speed or {})}
+        self.error = error  # why this file could not be read (then there are no detections)
+
+    @staticmethod
+    def failed(path: str, error: str, names: Mapping[int, str], kpt_shape: tuple[int, int]) -> Results:
+        """The place of a file that could not be read: no detections, and `error` says why."""
+        k, d = kpt_shape
+        return Results(np.zeros((0, 0, 3), np.uint8), path, names,
+                       Boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)),
+                       Keypoints(np.zeros((0, k, d), np.float32), (0, 0)), error=error)
 
     def __len__(self) -> int:
         return len(self.boxes)
 
     def __repr__(self) -> str:
+        if self.error:
+            return f"Results({self.path!r}, error: {self.error.splitlines()[0]})"
         h, w = self.orig_img.shape[:2]
         k, d = self.keypoints.data.shape[1:] if self.keypoints.data.ndim == 3 else (0, 0)
         best = f", best score {float(self.boxes.conf.max()):.2f}" if len(self) else ""
@@ -88,8 +100,11 @@ class Results:
         """Plain-Python view in original pixels: {"image", "persons": [{"box", "score", "keypoints"}]}.
 
         Each keypoint is [x, y, conf]; for layouts without a visibility channel it
-        is just [x, y] (no confidence is invented).
+        is just [x, y] (no confidence is invented). A file that could not be read is
+        {"image", "error": why, "persons": []}.
         """
+        if self.error:
+            return {"image": self.path, "error": self.error, "persons": []}
         persons = []
         kpts = self.keypoints.data.astype(float)
         for i in range(len(self)):

@@ -1,19 +1,22 @@
 """Turn what a user points at (file, folder, glob, video, array, list) into BGR frames.
 
-Everything is resolved and checked when `iter_sources` is called, so a missing
-file or an empty folder fails before any inference; pixels are read lazily.
+Everything is resolved and checked when `iter_sources` (or `resolve_sources`) is called, so
+a missing file or an empty folder fails before any inference; pixels are read lazily. With
+errors="report", a file that cannot be read while iterating (a corrupt image in a folder, a
+video with no readable frame) becomes a `BadFrame` in its place and the others still come.
 """
 from __future__ import annotations
 
 import glob
 from collections.abc import Iterator
 from pathlib import Path
+from dataclasses import dataclass
 from typing import NamedTuple, Union
 
 import cv2
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, PoseExportError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
@@ -27,6 +30,25 @@ class Frame(NamedTuple):
     name: str
     image: np.ndarray  # HxWx3 BGR uint8
     frame: int | None = None
+
+
+class BadFrame(NamedTuple):
+    """A file that could not be read (errors="report"): its name and why."""
+
+    name: str
+    error: PoseExportError
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """What a source resolved to: ("image"|"video", Path) and ("array", (name, BGR)) items."""
+
+    items: tuple
+
+    def names(self) -> list[str]:
+        """The `Results.path` each item's (first) result will carry."""
+        return [item[0] if kind == "array" else f"{item}#frame0" if kind == "video" else str(item)
+                for kind, item in self.items]
 
 
 def _suffixes_help() -> str:
@@ -64,6 +86,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def _iter_video(path: Path) -> Iterator[Frame]:
+    _check_video(path)
     capture = cv2.VideoCapture(str(path))
     try:
         index = 0
@@ -91,19 +114,23 @@ def _check_video(path: Path) -> None:
                             "re-encode it, e.g. `ffmpeg -i in -c:v libx264 out.mp4`, or extract frames")
 
 
-def _resolve_file(path: Path) -> tuple[str, Path]:
+def _resolve_file(path: Path, check_video: bool = True) -> tuple[str, Path]:
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image", path
     if suffix in VIDEO_SUFFIXES:
-        _check_video(path)
+        if check_video:  # a video named alone is checked now; one of many when it is read
+            _check_video(path)
         return "video", path
     raise BadInputError(f"Cannot predict on {path}", f"the extension {path.suffix!r} is not supported",
                         "convert it to a supported format", context=[_suffixes_help()])
 
 
-def _resolve(source: Source, position: int, out: list) -> None:
+def _resolve(source: Source, position: int, out: list, alone: bool = True) -> None:
     """Append ("image"|"video", Path) or ("array", (name, BGR ndarray)) items to `out`."""
+    if isinstance(source, SourcePlan):
+        out.extend(source.items)
+        return
     if isinstance(source, np.ndarray):
         name = f"array{position}"
         out.append(("array", (name, _array_to_bgr(source, name))))
@@ -113,7 +140,7 @@ def _resolve(source: Source, position: int, out: list) -> None:
             raise BadInputError("The list of sources is empty", "nothing to predict on",
                                 "pass at least one image, folder, video or array")
         for i, item in enumerate(source):
-            _resolve(item, i, out)
+            _resolve(item, i, out, alone=len(source) == 1)
         return
     if not isinstance(source, (str, Path)):
         raise BadInputError(f"Cannot predict on a source of type {type(source).__name__}",
@@ -131,7 +158,7 @@ def _resolve(source: Source, position: int, out: list) -> None:
         out.extend(("image", p) for p in images)
         return
     if path.is_file():
-        out.append(_resolve_file(path))
+        out.append(_resolve_file(path, check_video=alone))
         return
     if any(ch in text for ch in "*?["):
         matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
@@ -141,7 +168,7 @@ def _resolve(source: Source, position: int, out: list) -> None:
                    else "it matched no files")
             raise BadInputError(f"The pattern {text!r} gives nothing to predict on", why,
                                 "check the pattern and the folder", context=[_suffixes_help()])
-        out.extend(_resolve_file(p) for p in usable)
+        out.extend(_resolve_file(p, check_video=len(usable) == 1) for p in usable)
         return
     fix = "check the path (relative paths start from the current directory)"
     if "://" in text:
@@ -149,23 +176,38 @@ def _resolve(source: Source, position: int, out: list) -> None:
     raise BadInputError(f"The source {text!r} does not exist", "no file or folder has that path", fix)
 
 
-def iter_sources(source: Source) -> Iterator[Frame]:
-    """Frames from a path, folder, glob, video, BGR array (grey converted) or a list of them.
-
-    Paths are checked now (missing, unsupported, empty folder, unopenable video
-    raise `BadInputError` at once); images and video frames are read as you iterate.
-    """
+def resolve_sources(source: Source) -> SourcePlan:
+    """Resolve and check `source` now (see iter_sources); iterate it later with iter_sources."""
     items: list = []
     _resolve(source, 0, items)
-    return _frames(items)
+    return SourcePlan(tuple(items))
 
 
-def _frames(items: list) -> Iterator[Frame]:
+def iter_sources(source: Source, errors: str = "raise") -> Iterator[Frame | BadFrame]:
+    """Frames from a path, folder, glob, video, BGR array (grey converted), list or SourcePlan.
+
+    Paths are checked now (missing, unsupported, empty folder, unopenable single video
+    raise `BadInputError` at once); images and video frames are read as you iterate. A
+    file that cannot be read then raises (errors="raise") or is yielded as a BadFrame
+    (errors="report") so that the other files are still read.
+    """
+    if errors not in ("raise", "report"):
+        raise ValueError(f"errors must be 'raise' or 'report', not {errors!r}")
+    return _frames(resolve_sources(source).items, errors == "report")
+
+
+def _frames(items: tuple, report: bool) -> Iterator[Frame | BadFrame]:
     for kind, item in items:
         if kind == "array":
             name, array = item
             yield Frame(name, array)
-        elif kind == "image":
-            yield Frame(str(item), read_image(item))
-        else:
-            yield from _iter_video(item)
+            continue
+        try:
+            if kind == "image":
+                yield Frame(str(item), read_image(item))
+            else:
+                yield from _iter_video(item)
+        except BadInputError as err:
+            if not report:
+                raise
+            yield BadFrame(str(item), err)

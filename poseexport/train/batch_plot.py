@@ -45,7 +45,8 @@ def plot_training_batch(batch: dict, names: Mapping[int, str], kpt_shape: Sequen
     idx = batch["batch_idx"].cpu().numpy().astype(int)
     cls = batch["cls"].cpu().numpy().reshape(-1).astype(int)
     boxes = batch["bboxes"].cpu().numpy().reshape(-1, 4)
-    kpts = batch["keypoints"].cpu().numpy().reshape(len(cls), k, -1)
+    # explicit D: a batch of background images only has zero keypoints, and -1 cannot be inferred
+    kpts = batch["keypoints"].cpu().numpy().reshape(len(cls), k, int(kpt_shape[1]))
     for i in range(b):
         tile = np.ascontiguousarray(images[i].transpose(1, 2, 0)[..., ::-1])  # RGB CHW -> BGR HWC
         if scale != 1.0:

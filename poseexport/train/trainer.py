@@ -27,6 +27,7 @@ from ..data.dataset import load_split
 from ..data.dataset_yaml import load_dataset_yaml
 from ..errors import BadCheckpointError, BadDatasetError, UnsupportedOptionError
 from ..nn.network import PoseNet
+from ..val.label_check import require_labelled_objects
 from .checkpoint import read_train_state, restore_rng, save_train_checkpoint
 from .distributed import (
     barrier,
@@ -98,6 +99,7 @@ class Trainer:
         self.epoch = 0
         self.batch_index = 0
         self.notes: list[str] = []
+        self.optimizer_steps = 0
 
     # ---- the whole run ---------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -144,7 +146,11 @@ class Trainer:
             raise BadDatasetError(f"The train split of {self.config.yaml_path} has no usable images",
                                   self.train_set.report.summary(), "fix the labels listed by "
                                   f"`poseexport val --data {self.config.yaml_path} --split train`")
+        require_labelled_objects(self.train_set, "training")
         self.val_set = load_split(self.config, opts.val_split, progress=False) if opts.val else None
+        if self.val_set is not None:  # refused now rather than after the first epoch
+            require_labelled_objects(self.val_set, "validation after each epoch",
+                                     "label that split, pass another with --val-split, or train with --no-val")
 
         self._build_net(state)
         self._build_data()
@@ -305,12 +311,27 @@ class Trainer:
                           f"{self.last}")
             raise
         done = epoch + 1 if opts.epochs > self.start_epoch else self.start_epoch
+        self._note_short_run(done)
         self._plot()
         barrier(self.ctx)
         return TrainResult(save_dir=self.save_dir, data=self.config.yaml_path, last=self.last,
                            best=self.best if self.best.is_file() else None, epochs_done=done,
                            epochs=opts.epochs, best_fitness=self.best_fitness, best_epoch=self.best_epoch,
                            metrics=row, stopped_early=stopped, notes=self.notes)
+
+    def _note_short_run(self, epochs_done: int) -> None:
+        """Say so when the whole run stayed inside the learning-rate warm-up: the schedule (the
+        reference one) starts the weights' learning rate at 0 and ramps it over warmup_iters
+        iterations, so a run of one batch made its optimiser step(s) at a learning rate near 0
+        and the weights have hardly moved — "trained 1/1 epochs" would read as more than it is."""
+        iterations = (epochs_done - self.start_epoch) * self.batches_per_epoch
+        warm = self.schedule.warmup_iters
+        if iterations == 0 or iterations >= warm:
+            return
+        self.note(f"the whole run ({iterations} batch(es), {self.optimizer_steps} optimiser step(s)) stayed "
+                  f"inside the {warm}-iteration learning-rate warm-up, whose learning rate starts at 0: the "
+                  f"weights have barely moved. Train for more epochs or on more images (--warmup-epochs 0 "
+                  f"turns the warm-up off)")
 
     def _train_epoch(self, epoch: int) -> np.ndarray:
         from tqdm import tqdm
@@ -361,6 +382,7 @@ class Trainer:
         return mean
 
     def _step(self) -> None:
+        self.optimizer_steps += 1
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), max_norm=self.opts.max_grad_norm)
         self.scaler.step(self.optimizer)

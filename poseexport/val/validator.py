@@ -29,6 +29,7 @@ from ..predict.predictor import InferFn, infer_images
 from ..predict.sources import read_image
 from .coco_eval import evaluate_coco, find_coco_json
 from .image_match import ImageStats, match_image
+from .label_check import require_labelled_objects
 from .options import ValOptions
 from .plots import save_pr_curves
 from .rect_batches import rect_batch
@@ -43,6 +44,8 @@ def validate(infer: InferFn, data: str | Path | DatasetConfig | PoseDataset, opt
         data, options.split, cache=options.cache, cache_dir=options.cache_dir,
         progress=options.progress)
     _check_layout(dataset, names, kpt_shape)
+    require_labelled_objects(dataset, "validation", "put the label files where they belong; to see what "
+                                                    "a model finds in unlabelled images, use poseexport predict")
     sigmas = np.asarray(options.sigmas if options.sigmas is not None
                         else default_sigmas(kpt_shape[0]), dtype=np.float64)
     if len(sigmas) != kpt_shape[0]:
