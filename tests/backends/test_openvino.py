@@ -168,4 +168,6 @@ def test_real_model_int8_passes_validation(data_dir, tmp_path):
     assert stats["score_mean"] < 0.05
     calibration = artifact.metadata.precision.calibration
     assert calibration.images == 63 and "nncf" in calibration.method and "float" in calibration.method
+    assert "overflow fix first_layer_only" in calibration.method  # 7-bit stem weights: see openvino_int8.py
+    assert artifact.metadata.build_cpu["isa"]  # the ISA it was calibrated on (poseexport.cpu)
     assert BACKEND.read_native_metadata(artifact.main_file).precision == artifact.metadata.precision
