@@ -9,7 +9,7 @@ conv, anchors, sigmoids, keypoint decode, the final Concat, an in-graph NMS) sta
 they are found by graph structure, walking back from the outputs, not by node names.
 Measured on yolo11n-pose / coco-val-pose (211 calibration images): float decode + last
 head convs loses 1.8 points of pose mAP50-95 (46 / 31 ms at 1 / 2 threads); float head
-branches lose 0.7 (0.528 vs 0.535, 8-bit or 7-bit weights); latency: see the commit notes.
+branches lose 0.7 (0.528 vs 0.535, 8-bit or 7-bit weights; 57 / 35 ms on a 2-core Xeon with AMX).
 
 Activation ranges: the 99.999th percentile of |x| over the calibration images. Plain
 min/max gets worse as the calibration set grows (one outlier widens a range for good);
@@ -25,8 +25,9 @@ never does. Measured on yolo11n-pose (211 calibration images), 8-bit weights: 18
 the stem conv on the raw image (a quarter of its accumulator); under qemu -cpu Haswell
 the raw output on bus.jpg moved by 117 px against the same file on a VNNI CPU. 7-bit
 weights: the two runs agree to 1.2e-4. Cost: none in pose mAP50-95 on coco-val-pose
-(0.528 for both; fp32 0.535), matched keypoints 2.6 px from fp32 instead of 1.7.
-u8 x u8 (QUInt8 weights) is exact everywhere too but scored 0.525 and ran 2x slower
+(0.528 for both; fp32 0.535) or latency (57 / 35 ms vs 58 / 38 ms at 1 / 2 threads); matched
+keypoints 2.6 px from fp32 instead of 1.7.
+u8 x u8 (QUInt8 weights) is exact everywhere too, scored 0.525 and ran at 83 / 48 ms
 here: ONNX Runtime has no VNNI / AMX kernel for it.
 """
 from __future__ import annotations
