@@ -161,13 +161,14 @@ def test_real_model_int8_passes_validation(data_dir, tmp_path):
                             force=True, out=tmp_path / "int8", **QUIET)
     assert artifact.report.passed, artifact.report.table()
     stats = artifact.report.stats
-    # measured (63 images): 13/13 persons, matched keypoints 1.6 px, score drift 0.016, raw box
-    # 8 px and keypoints 8.7 px on relevant anchors (a single P5 anchor's raw score moves by up
-    # to 0.5: the fp32 model itself moves one by 0.38 under 1 grey level of input noise)
-    assert stats["match_ratio"] == 1.0 and stats["kpt_px_mean"] < 2.5 and stats["score_drift_max"] < 0.05
+    # measured (63 images, 7-bit weights, Intel Xeon with AMX): all persons matched, matched
+    # keypoints 1.9 px, score drift 0.051 (8-bit weights: 1.6 px, 0.016, but 34 px apart between
+    # VNNI and AVX2-only CPUs). A single P5 anchor's raw score moves by up to 0.5: the fp32
+    # model itself moves one by 0.38 under 1 grey level of input noise
+    assert stats["match_ratio"] == 1.0 and stats["kpt_px_mean"] < 2.5 and stats["score_drift_max"] < 0.1
     assert stats["score_mean"] < 0.05
     calibration = artifact.metadata.precision.calibration
     assert calibration.images == 63 and "nncf" in calibration.method and "float" in calibration.method
-    assert "overflow fix first_layer_only" in calibration.method  # 7-bit stem weights: see openvino_int8.py
+    assert "overflow fix enable" in calibration.method  # 7-bit weights: see openvino_int8.py
     assert artifact.metadata.build_cpu["isa"]  # the ISA it was calibrated on (poseexport.cpu)
     assert BACKEND.read_native_metadata(artifact.main_file).precision == artifact.metadata.precision
