@@ -9,11 +9,26 @@ conv, anchors, sigmoids, keypoint decode, the final Concat, an in-graph NMS) sta
 they are found by graph structure, walking back from the outputs, not by node names.
 Measured on yolo11n-pose / coco-val-pose (211 calibration images): float decode + last
 head convs loses 1.8 points of pose mAP50-95 (46 / 31 ms at 1 / 2 threads); float head
-branches lose 0.5 (64 / 39 ms); fp32 runs at 87 / 48 ms.
+branches lose 0.7 (0.528 vs 0.535, 8-bit or 7-bit weights; 57 / 35 ms on a 2-core Xeon with AMX).
 
 Activation ranges: the 99.999th percentile of |x| over the calibration images. Plain
 min/max gets worse as the calibration set grows (one outlier widens a range for good);
 measured on yolo11n-pose, see tests/backends/test_onnx_int8.py.
+
+Weights: signed 7-bit (reduce_range), per output channel, so that the artifact computes the
+same on every x86 CPU. ONNX Runtime runs u8 activations x s8 weights with VNNI or AMX
+(exact int32 sums) where the CPU has them, and otherwise (AVX2, AVX-512 without VNNI)
+with VPMADDUBSW, which adds two u8 x s8 products into a saturating int16: with 8-bit
+weights 255 * 127 * 2 overflows it, with 7-bit weights (|w| <= 64) 255 * 64 * 2 = 32640
+never does. Measured on yolo11n-pose (211 calibration images), 8-bit weights: 18 of the
+62 u8 x s8 convs saturate on bus.jpg + zidane.jpg (benchmarks/int8_saturation.py), worst
+the stem conv on the raw image (a quarter of its accumulator); under qemu -cpu Haswell
+the raw output on bus.jpg moved by 117 px against the same file on a VNNI CPU. 7-bit
+weights: the two runs agree to 1.2e-4. Cost: none in pose mAP50-95 on coco-val-pose
+(0.528 for both; fp32 0.535) or latency (57 / 35 ms vs 58 / 38 ms at 1 / 2 threads); matched
+keypoints 2.6 px from fp32 instead of 1.7.
+u8 x u8 (QUInt8 weights) is exact everywhere too, scored 0.525 and ran at 83 / 48 ms
+here: ONNX Runtime has no VNNI / AMX kernel for it.
 """
 from __future__ import annotations
 
@@ -43,13 +58,13 @@ class Int8Recipe:
     percentile: float = 99.999
     per_channel: bool = True  # per-output-channel weight scales (per-tensor: +50% keypoint error)
     float_head: str = "branches"  # float after the neck: "branches" (whole head) | "last" (last convs) | "decode"
-    activation_type: str = "QUInt8"  # U8S8: ONNX Runtime's fast x86 path
+    activation_type: str = "QUInt8"  # U8S8: ONNX Runtime's fast x86 path (VNNI / AMX / VPMADDUBSW)
     weight_type: str = "QInt8"
-    reduce_range: bool = False  # 7-bit weights: only for x86 CPUs without VNNI
+    reduce_range: bool = True  # 7-bit weights: no int16 saturation on x86 CPUs without VNNI
 
     def describe(self, excluded: int, ort_version: str) -> str:
         cal = f"Percentile {self.percentile:g}" if self.calibration == "Percentile" else self.calibration
-        weights = "per-channel" if self.per_channel else "per-tensor"
+        weights = ("7-bit " if self.reduce_range else "") + ("per-channel" if self.per_channel else "per-tensor")
         kept = {"branches": "head branches and decode", "last": "head decode and last head convs",
                 "decode": "head decode"}[self.float_head]
         return (f"onnxruntime {ort_version} static QDQ: {self.activation_type} activations ({cal} "

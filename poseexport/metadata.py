@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__
+from .cpu import describe_cpu
 from .errors import BadArtifactError
 
 SCHEMA_VERSION = 1
@@ -82,6 +83,9 @@ class Metadata:
     source_sha256: str | None
     options: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] | None = None
+    # the CPU that built (and, for int8, calibrated) it: model, machine, ISA flags (poseexport.cpu);
+    # empty in artifacts from before this field
+    build_cpu: dict[str, str] = field(default_factory=describe_cpu)
     schema_version: int = SCHEMA_VERSION
     poseexport_version: str = __version__
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(
@@ -127,6 +131,7 @@ def metadata_from_dict(raw: dict) -> Metadata:
         source_sha256=raw.get("source_sha256"),
         options=dict(raw.get("options", {})),
         validation=raw.get("validation"),
+        build_cpu={str(k): str(v) for k, v in (raw.get("build_cpu") or {}).items()},
         schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
         poseexport_version=raw.get("poseexport_version", "?"),
         created=raw.get("created", ""),

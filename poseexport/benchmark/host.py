@@ -8,6 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from ..cpu import cpu_model, isa_features
 from .measure import all_cores
 
 PACKAGES = ("poseexport", "torch", "numpy", "onnx", "onnxruntime", "onnxslim", "openvino", "nncf",
@@ -17,6 +18,7 @@ PACKAGES = ("poseexport", "torch", "numpy", "onnx", "onnxruntime", "onnxslim", "
 def describe_host() -> dict:
     return {"hostname": platform.node(), "system": platform.system(), "release": platform.release(),
             "machine": platform.machine(), "python": sys.version.split()[0], "cpu": cpu_model(),
+            "isa": isa_features(),
             "cores": all_cores(), "memory_gb": memory_gb(), "gpu": gpu_names(),
             "label": f"{platform.system()}-{platform.machine()}"}
 
@@ -30,19 +32,6 @@ def toolchain_versions() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return found
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    if sys.platform == "darwin":
-        out = _run(["sysctl", "-n", "machdep.cpu.brand_string"])
-        if out:
-            return out
-    return platform.processor() or "unknown"
 
 
 def memory_gb() -> float | None:

@@ -1,9 +1,8 @@
 """ONNX INT8 (ONNX Runtime static QDQ): structure on the tiny network, accuracy on yolo11n-pose.
 
-The accuracy limits come from measurements on this kind of machine (yolo11n-pose, 63
-calibration images of calib-people, Percentile 99.999): on the 5 reference images the
-persons all matched, matched keypoints were 2.2 px off, matched scores 0.03 off; on the 36
-coco-val-pose images 95 % of the fp32 persons matched with keypoints 2.9 px off.
+The accuracy limits come from measurements (yolo11n-pose, 63 calibration images of
+calib-people, Percentile 99.999, 7-bit per-channel weights) written next to each limit.
+Whether the artifact computes the same on CPUs without VNNI: test_int8_portability.py.
 """
 from __future__ import annotations
 
@@ -63,6 +62,8 @@ def test_tiny_int8_loads_and_records_its_calibration(tiny_int8):
     assert cal.images == round(211 * 0.16) and cal.source.endswith("calib-people")
     assert re.fullmatch(r"[0-9a-f]{64}", cal.sha256)
     assert "static QDQ" in cal.method and "Percentile" in cal.method and "kept float" in cal.method
+    assert "QInt8 7-bit per-channel weights" in cal.method
+    assert set(meta.build_cpu) == {"model", "machine", "isa"}
 
 
 def test_tiny_int8_quantizes_the_body_and_keeps_the_decode_float(tiny_int8):
@@ -97,6 +98,16 @@ def test_tiny_int8_quantizes_the_body_and_keeps_the_decode_float(tiny_int8):
     assert body and all(producer[n.input[1]].op_type == "DequantizeLinear" for n in body)
 
 
+def test_tiny_int8_weights_cannot_saturate_vpmaddubsw(tiny_int8):
+    """x86 without VNNI adds two u8 x s8 products into an int16: 255 * 2 * |w| must stay
+    under 32768, so every quantized weight is 7-bit (|w| <= 64)."""
+    graph = onnx.load(str(tiny_int8.main_file)).graph
+    weights = [onnx.numpy_helper.to_array(i) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert len(weights) > 10
+    largest = max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
+    assert 32 < largest <= 64 and 255 * 2 * largest <= 32767
+
+
 def test_percentile_ranges_match_numpy():
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 8, 8])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2, 8, 8])
@@ -118,26 +129,30 @@ def test_percentile_ranges_match_numpy():
 
 @pytest.mark.slow
 def test_yolo11n_pose_int8_matches_fp32(data_dir, official_pt, tmp_path):
+    """What a user sees: the persons fp32 finds, found again, at the same keypoints and scores."""
     _backend()
     model = PoseModel(str(official_pt))
     artifact = model.export("onnx", int8=True, data=str(data_dir / "calib-people"), fraction=0.3, force=True,
-                            out=tmp_path / "int8", log=lambda *_: None)
-    report = artifact.report
-    assert report.passed, report.table()
-    stats = report.stats
-    assert stats["match_ratio"] >= 0.9  # measured 1.0
-    assert stats["kpt_px_mean"] <= 3.5  # measured 2.2 px
-    assert stats["score_drift_max"] <= 0.1  # measured 0.03
-    assert artifact.metadata.precision.calibration.images == 63
+                            validate=False, out=tmp_path / "int8", log=lambda *_: None)
+    meta = artifact.metadata
+    assert meta.precision.calibration.images == 63
+    assert "7-bit per-channel" in meta.precision.calibration.method
+    assert meta.build_cpu["isa"] and meta.build_cpu["model"]
 
-    # agreement with fp32 PyTorch on the 36 coco-val-pose images (not seen in calibration)
-    files = sorted((data_dir / "coco-val-pose" / "images").glob("*.jpg"))
+    # bus.jpg, zidane.jpg and the 36 coco-val-pose images (none seen in calibration)
+    files = [data_dir / "images" / "bus.jpg", data_dir / "images" / "zidane.jpg",
+             *sorted((data_dir / "coco-val-pose" / "images").glob("*.jpg"))]
     x = np.concatenate([preprocess([read_image(f)], 640)[0] for f in files])
     with poseexport.load(artifact.path) as runner:
         ours = np.concatenate([runner.infer(x[i:i + 1]) for i in range(len(x))])
     ref = np.concatenate([model.forward_numpy(x[i:i + 8]) for i in range(0, len(x), 8)])
     agree = _match_detections(non_max_suppression(ours), non_max_suppression(ref), (17, 3))
-    assert agree["persons_reference"] >= 70
-    assert agree["match_ratio"] >= 0.9  # measured 0.95
-    assert agree["kpt_px_mean"] <= 4.0  # measured 2.9 px
-
+    missed = agree["persons_reference"] - agree["persons_matched"]
+    # limits: measured on an Intel Xeon (AMX, AVX-512 VNNI); the recipe's integer sums are
+    # exact on AVX2-only CPUs too (tests/backends/test_int8_portability.py), and on bus.jpg
+    # under qemu -cpu Haswell the raw output matched the native run to 1.2e-4 (8-bit weights: 117 px)
+    assert agree["persons_reference"] == 86  # fp32: 6 on bus + zidane, 80 on coco-val-pose
+    assert missed <= 7  # measured 4 (82 of 86 matched)
+    assert agree["persons_extra"] <= 4  # measured 1
+    assert agree["kpt_px_mean"] <= 3.5  # measured 2.6 px (8-bit weights: 1.7 px, but not portable)
+    assert agree["score_drift_max"] <= 0.35  # measured 0.27 (the largest of 82; most are under 0.05)

@@ -161,14 +161,16 @@ def test_real_model_int8_passes_validation(data_dir, tmp_path):
                             force=True, out=tmp_path / "int8", **QUIET)
     assert artifact.report.passed, artifact.report.table()
     stats = artifact.report.stats
-    # measured (63 calibration images; validated on the 5 shipped photos + 4 calib-people images,
-    # among them a crowd): every person matched, none missed or invented, matched keypoints 1.95 px,
-    # score drift 0.128 (low-score persons in the crowd; on the old 5-image set, 13 persons: 0.016).
-    # A single P5 anchor's raw score moves by up to 0.5 (the fp32 model itself moves one by 0.38
-    # under 1 grey level of input noise), so int8 has no raw rows.
-    assert stats["match_ratio"] == 1.0 and stats["persons_missed"] == 0 and stats["persons_invented"] == 0
+    # measured (63 calibration images, 7-bit weights on every layer, Intel Xeon with AMX;
+    # validated on the 5 shipped photos + 4 calib-people images, among them a crowd): MEASURE
+    # (8-bit weights were 34 px apart between VNNI and AVX2-only CPUs). A single P5 anchor's raw
+    # score moves by up to 0.5 (the fp32 model itself moves one by 0.38 under 1 grey level of
+    # input noise), so int8 has no raw rows.
+    assert stats["persons_missed"] == 0 and stats["persons_invented"] == 0
     assert stats["kpt_px_mean"] < 2.5 and stats["score_drift_max"] < 0.2
     assert stats["score_mean"] < 0.05
     calibration = artifact.metadata.precision.calibration
     assert calibration.images == 63 and "nncf" in calibration.method and "float" in calibration.method
+    assert "overflow fix enable" in calibration.method  # 7-bit weights: see openvino_int8.py
+    assert artifact.metadata.build_cpu["isa"]  # the ISA it was calibrated on (poseexport.cpu)
     assert BACKEND.read_native_metadata(artifact.main_file).precision == artifact.metadata.precision
