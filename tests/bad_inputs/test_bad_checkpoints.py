@@ -1,36 +1,18 @@
-"""Bad checkpoints through the real CLI: malicious pickles run nothing (built as in
-tests/model/test_checkpoint_safety.py: torch.save of an object whose __reduce__ calls code),
+"""Bad checkpoints through the real CLI: malicious pickles run nothing (tests/malicious_pickles.py:
+torch.save of an object whose __reduce__ calls code),
 and a checkpoint that is empty, text or truncated is named, on every command that loads one."""
 from __future__ import annotations
-
-import os
-import subprocess
 
 import pytest
 import torch
 from cli_harness import assert_clean_failure, run_cli, snapshot
-
-
-class _RunsCommand:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-class _RunsSubprocess:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (subprocess.call, (["touch", str(self.marker)],))
+from malicious_pickles import RunsCommand, RunsSubprocess
 
 
 @pytest.mark.parametrize("payload, command", [
-    (_RunsCommand, ("info",)),
-    (_RunsSubprocess, ("convert", "--format", "onnx", "--imgsz", "64")),
-    (_RunsCommand, ("val", "--data", "{coco8}")),
+    (RunsCommand, ("info",)),
+    (RunsSubprocess, ("convert", "--format", "onnx", "--imgsz", "64")),
+    (RunsCommand, ("val", "--data", "{coco8}")),
 ])
 def test_malicious_pickle_runs_nothing(tmp_path, coco8_copy, payload, command):
     marker = tmp_path / "pwned"

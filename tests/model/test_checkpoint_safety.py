@@ -8,6 +8,7 @@ import types
 
 import pytest
 import torch
+from malicious_pickles import Evals, RunsCommand, RunsSubprocess
 
 from poseexport import PoseModel
 from poseexport.checkpoint.loader import load_checkpoint
@@ -15,33 +16,7 @@ from poseexport.checkpoint.safe_unpickle import restricted_load
 from poseexport.errors import BadCheckpointError, UnsafeCheckpointError
 
 
-class _RunsCommand:
-    """Unpickling this calls os.system (what an attacker would put in a .pt file)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-class _RunsSubprocess:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (subprocess.call, (["touch", str(self.marker)],))
-
-
-class _Evals:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (eval, (f"open({str(self.marker)!r}, 'w')",))
-
-
-@pytest.mark.parametrize("payload", [_RunsCommand, _RunsSubprocess, _Evals])
+@pytest.mark.parametrize("payload", [RunsCommand, RunsSubprocess, Evals])
 def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path, payload):
     marker = tmp_path / "pwned"
     ckpt = tmp_path / "evil.pt"
@@ -59,7 +34,7 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path, payload):
 def test_cli_refuses_malicious_checkpoint_without_traceback(tmp_path, data_dir):
     marker = tmp_path / "pwned"
     ckpt = tmp_path / "evil.pt"
-    torch.save({"model": _RunsCommand(marker)}, ckpt)
+    torch.save({"model": RunsCommand(marker)}, ckpt)
     proc = subprocess.run([sys.executable, "-m", "poseexport", "predict", "--model", str(ckpt),
                            "--source", str(data_dir / "images" / "bus.jpg")],
                           capture_output=True, text=True, timeout=120)
