@@ -89,7 +89,7 @@ def _check_writable_folder(folder: Path, option: str, target: str) -> None:
     if not existing.is_dir():
         raise UnsupportedOptionError(f"{option} {target} cannot be written",
                                      f"the path {existing} is a file, so no folder can be made inside it",
-                                     f"pass a path under a folder, not under a file")
+                                     "pass a path under a folder, not under a file")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
