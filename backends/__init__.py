@@ -1,1 +1,2 @@
-"""Format plugins (one file per format); the registry arrives with the export issue."""
+"""Format plugins, one file per format; the contract they implement and the registry that
+finds them live in the core (poseexport/contract/)."""

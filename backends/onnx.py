@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from poseexport.contract import Artifact, Backend, Capabilities, Runner, require
+from poseexport.contract.artifact_checks import check_output_shape, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import BadArtifactError, ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import METADATA_KEY, Metadata
 
-from .artifact_checks import check_output_shape, open_model_file
-from .base import Artifact, Backend, Capabilities, Runner, require
 
 DEFAULT_OPSET = 18
 # torch 2.13's dynamo exporter writes its own ops (torchlib) at opset 18 and converts upward

@@ -40,9 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from poseexport.contract import require
 from poseexport.errors import ExportFailedError
-
-from .base import require
 
 LEARNED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
 LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity")

@@ -15,12 +15,11 @@ from xml.etree import ElementTree
 
 import numpy as np
 
+from poseexport.contract import Artifact, Backend, Capabilities, Runner, require
+from poseexport.contract.artifact_checks import check_output_shape, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import BadArtifactError, UnsupportedOptionError
 from poseexport.metadata import METADATA_KEY, Metadata
-
-from .artifact_checks import check_output_shape, open_model_file
-from .base import Artifact, Backend, Capabilities, Runner, require
 
 RT_INFO_PATH = ["model_info", METADATA_KEY]  # where the metadata JSON sits in rt_info
 # every precision is compiled to compute in f32 (the CPU default would be bf16)

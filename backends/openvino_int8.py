@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import logging
 
+from poseexport.contract import require
 from poseexport.errors import ExportFailedError
-
-from .base import require
 
 SHAPE_ONLY = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Convert"}
 # 7-bit weights in every conv (NNCF's default is the first conv only): on x86 without VNNI

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from poseexport.contract import Artifact, Backend, Capabilities, Runner
+from poseexport.contract.artifact_checks import open_model_file
 from poseexport.errors import BadArtifactError
 from poseexport.metadata import Metadata
-
-from .artifact_checks import open_model_file
-from .base import Artifact, Backend, Capabilities, Runner
 
 EXTRA_FILE = "poseexport.json"
 
@@ -73,7 +72,9 @@ class TorchScriptRunner(Runner):
 
         if threads:  # torch's intra-op pool is per process, so this applies process-wide
             torch.set_num_threads(threads)
-        from poseexport.model import parse_device  # refuses a CUDA device this torch cannot use
+        from poseexport.model import (
+            parse_device,  # refuses a CUDA device this torch cannot use
+        )
 
         self.torch = torch
         self.device = parse_device(device)

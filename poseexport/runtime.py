@@ -23,8 +23,8 @@ from .metadata import MANIFEST_FILE, METADATA_FILE, Metadata
 def load(path: str | Path, device: str = "cpu", threads: int | None = None, verify: bool = True):
     """Open an exported artifact (file or folder) as a Runner with one API for every format;
     with `verify` (the default) its files are first checked against its manifest."""
-    from poseexport.backends.base import Artifact
-    from poseexport.backends.registry import get_backend
+    from poseexport.contract import Artifact
+    from poseexport.contract.registry import get_backend
 
     path = Path(path)
     if not path.exists():
@@ -84,7 +84,7 @@ def _main_file(folder: Path, asked: Path) -> Path:
 
 
 def _sniffers():
-    from poseexport.backends.registry import get_backend, registered
+    from poseexport.contract.registry import get_backend, registered
 
     for name in registered():
         try:

@@ -108,7 +108,7 @@ def build_model(name: str):
 def measure_artifact(cell: S.CellSpec, folder: Path, rec: CellRecorder) -> None:
     import poseexport
 
-    from ..export.golden import check_golden, read_golden
+    from ..selftest import check_golden, read_golden
 
     rec.stage("load")
     threads = thread_settings(cell.options.latency)

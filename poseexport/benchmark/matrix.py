@@ -17,7 +17,7 @@ def plan_cells(options: S.BenchmarkOptions) -> list[tuple[S.CellSpec, dict | Non
     An unknown format name is a user error (most are typos) unless it is one of the formats
     the CI matrix already names for the future (S.PLANNED_FORMATS).
     """
-    from ..backends.registry import get_backend, registered
+    from ..contract.registry import get_backend, registered
 
     cells = []
     known = registered()

@@ -119,9 +119,9 @@ def default_path(given: str | None, relative: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..backends.registry import registered
     from ..benchmark import BenchmarkOptions, LatencyPlan, run_benchmark
     from ..benchmark.spec import PRECISIONS
+    from ..contract.registry import registered
 
     formats = tuple(registered()) if args.formats.strip() == "all" else parse_list(args.formats, "formats")
     threads = tuple(int(t) for t in parse_list(args.threads, "threads")) if args.threads else ()

@@ -13,7 +13,7 @@ def register(sub) -> None:
 
 
 def format_rows() -> list[dict]:
-    from ..backends.registry import get_backend, registered
+    from ..contract.registry import get_backend, registered
 
     rows = []
     for name, target in registered().items():

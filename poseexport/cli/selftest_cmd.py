@@ -1,8 +1,8 @@
 """`poseexport selftest ARTIFACT`: run an artifact on the golden vector it carries.
 
-The check itself (poseexport/export/golden.py) imports numpy and the runtime only, so this
-command runs where torch cannot be installed; `python -m poseexport.export.golden ARTIFACT`
-is the same command under another name.
+The check itself (poseexport/selftest.py) imports numpy and the runtime only, so this
+command runs where torch cannot be installed; `python -m poseexport selftest ARTIFACT`
+is the same command without the console script.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def register(sub) -> None:
                     "artifact's tolerances (the ones its export was validated with).",
         epilog="exit status: 0 every check passed; 1 a check failed; 2 the artifact cannot be used.\n"
                "needs numpy and the artifact's runtime only (no torch); the same command: "
-               "python -m poseexport.export.golden ARTIFACT",
+               "python -m poseexport selftest ARTIFACT",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artifact", help="artifact folder (as written by poseexport convert)")
     parser.add_argument("--device", default="cpu", help="device to run on (default cpu)")
@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export.golden import selftest
+    from ..selftest import selftest
     from .common import check_output_file
 
     check_output_file(args.json, "--json")

@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..artifact_model import ArtifactModel
-    from ..backends.registry import get_backend
+    from ..contract.registry import get_backend
     from ..errors import ValidationFailedError
     from ..export.trace import reference_set
     from ..validate import validate_runner

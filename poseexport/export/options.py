@@ -67,7 +67,7 @@ class ExportOptions:
     def check_format_options(self) -> None:
         """Refuse options the format does not use (never silently ignore them), then let the
         format check the values of its own (e.g. the ONNX opset range)."""
-        from poseexport.backends.registry import get_backend
+        from poseexport.contract.registry import get_backend
 
         backend = get_backend(self.format)
         defaults = {f.name: f.default for f in fields(self)}
@@ -95,7 +95,7 @@ class ExportOptions:
 
 
 def _formats_using(option: str) -> list[str]:
-    from poseexport.backends.registry import get_backend, registered
+    from poseexport.contract.registry import get_backend, registered
 
     found = []
     for name in registered():

@@ -33,7 +33,7 @@ from .trace import TracedModel, trace_model
 
 def export_model(model, options: ExportOptions, log=print):
     """Export `model` (a PoseModel) as asked; returns the Artifact. Never changes the request."""
-    from poseexport.backends.registry import get_backend
+    from poseexport.contract.registry import get_backend
 
     options = options.normalised(model.stride)
     backend = get_backend(options.format)
@@ -145,7 +145,7 @@ def build_source(name: str, ctx: ExportContext):
     """The traced graph, or an upstream artifact (fp32) built once per export and reused."""
     if name == "graph":
         return ctx.traced
-    from poseexport.backends.registry import get_backend
+    from poseexport.contract.registry import get_backend
 
     if name in ctx.traced.derived:
         return ctx.traced.derived[name]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import poseexport
-from poseexport.backends.registry import get_backend, registered
+from poseexport.contract.registry import get_backend, registered
 from poseexport.errors import ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import Metadata
 

@@ -13,7 +13,7 @@ import pytest
 
 import poseexport
 from poseexport import PoseModel
-from poseexport.backends.registry import get_backend
+from poseexport.contract.registry import get_backend
 from poseexport.metadata import Metadata
 from poseexport.predict.letterbox import preprocess
 from poseexport.predict.nms import non_max_suppression

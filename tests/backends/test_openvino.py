@@ -14,7 +14,7 @@ import pytest
 
 import poseexport
 from poseexport import PoseModel
-from poseexport.backends.registry import get_backend
+from poseexport.contract.registry import get_backend
 from poseexport.errors import MissingDependencyError, UnsupportedOptionError
 from poseexport.metadata import Metadata
 

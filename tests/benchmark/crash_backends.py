@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from poseexport.backends.base import Artifact, Backend, Capabilities
+from poseexport.contract import Artifact, Backend, Capabilities
 
 
 class SegfaultBackend(Backend):

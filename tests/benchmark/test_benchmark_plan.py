@@ -3,7 +3,7 @@ errors for typos, extra backends through the environment variable, --fail-on par
 from __future__ import annotations
 
 import pytest
-from poseexport.backends.registry import (
+from poseexport.contract.registry import (
     EXTRA_BACKENDS_ENV,
     extra_backends_from_env,
     get_backend,

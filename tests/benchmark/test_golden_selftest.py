@@ -51,7 +51,9 @@ def test_golden_vector_recorded_small_and_pickle_free(artifact):
 
 
 def test_selftest_passes_without_torch(artifact):
-    code = BLOCK_TORCH + f"from poseexport.export.golden import main; sys.exit(main([{str(artifact)!r}]))"
+    # `python -m poseexport selftest ARTIFACT`, with torch unimportable
+    code = BLOCK_TORCH + (f"import runpy; sys.argv = ['poseexport', 'selftest', {str(artifact)!r}]; "
+                          "runpy.run_module('poseexport', run_name='__main__')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "✓ keypoint max error" in proc.stdout and "✗" not in proc.stdout and "PASSED" in proc.stdout

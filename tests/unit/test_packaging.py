@@ -23,7 +23,7 @@ def test_every_subpackage_is_listed_in_pyproject():
 
 
 def test_import_poseexport_loads_no_toolchain():
-    code = ("import sys, poseexport, poseexport.backends.registry; "
+    code = ("import sys, poseexport, poseexport.contract.registry; "
             "heavy = [m for m in ('onnx', 'onnxruntime', 'openvino', 'nncf', 'tensorflow', 'coremltools') "
             "if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,10 +13,10 @@ import pytest
 
 import poseexport
 from poseexport import PoseModel
-from poseexport.backends.base import DEFAULT_TOLERANCES
-from poseexport.export.golden import check_golden, read_golden
+from poseexport.contract import DEFAULT_TOLERANCES
 from poseexport.export.trace import reference_set
 from poseexport.predict.nms import box_iou, non_max_suppression, xywh_to_xyxy
+from poseexport.selftest import check_golden, read_golden
 from poseexport.validate import validate_runner
 
 pytestmark = pytest.mark.slow

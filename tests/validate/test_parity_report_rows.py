@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseexport.backends.base import DEFAULT_TOLERANCES, Tolerance
+from poseexport.contract import DEFAULT_TOLERANCES, Tolerance
 from poseexport.errors import BadArtifactError
 from poseexport.validate.parity import _match_detections, compare_outputs
 

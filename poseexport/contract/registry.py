@@ -15,7 +15,7 @@ from importlib import metadata as _entry_points
 
 from poseexport.errors import UnsupportedOptionError
 
-from .base import Backend
+from .backend import Backend
 
 BUILTIN = {
     "torchscript": "poseexport.backends.torchscript:TorchScriptBackend",

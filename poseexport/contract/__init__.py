@@ -1,0 +1,15 @@
+"""The backend contract, owned by the core: what a format plugin (backends/, installed as
+`poseexport.backends`) implements, and the registry that finds plugins by name.
+
+The core imports this package, never a plugin: plugins are reached only through the
+registry's "module:Class" strings, entry points and POSEEXPORT_EXTRA_BACKENDS.
+"""
+from __future__ import annotations
+
+from .artifact import Artifact, Runner
+from .backend import Backend, require
+from .capabilities import Availability, Capabilities
+from .tolerance import DEFAULT_TOLERANCES, Tolerance
+
+__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "Runner", "Tolerance",
+           "require"]

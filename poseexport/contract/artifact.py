@@ -1,0 +1,86 @@
+"""What an export wrote (`Artifact`) and the opened artifact every format returns (`Runner`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from poseexport.errors import BadArtifactError
+from poseexport.metadata import METADATA_FILE, Metadata
+
+
+@dataclass
+class Artifact:
+    """What an export wrote: the folder, its main file, and the metadata."""
+
+    path: Path  # the artifact folder
+    main_file: Path  # the file (or folder) the runtime opens
+    metadata: Metadata
+    files: list[Path] = field(default_factory=list)
+
+
+class Runner:
+    """An opened artifact. Use as a context manager; `infer` maps inputs to raw outputs."""
+
+    def __init__(self, artifact: Artifact):
+        from .artifact_checks import check_metadata
+
+        self.artifact = artifact
+        self.metadata = artifact.metadata
+        if self.metadata is None:
+            raise BadArtifactError(f"{artifact.main_file} carries no poseexport metadata",
+                                   "neither a metadata.json beside it nor metadata inside the model file",
+                                   "load the artifact folder poseexport convert wrote, or re-export")
+        check_metadata(self.metadata, self.where)
+        self._output_checked = False
+
+    @property
+    def where(self) -> Path:
+        """What the user opened, for messages: the artifact folder, or the bare model file."""
+        folder = Path(self.artifact.path)
+        return folder if (folder / METADATA_FILE).is_file() else Path(self.artifact.main_file)
+
+    def checked_output(self, out: np.ndarray) -> np.ndarray:
+        """The first output is compared with the metadata once (runtimes that declare no shape)."""
+        if not self._output_checked:
+            from .artifact_checks import check_output_shape
+
+            check_output_shape(self.metadata, out.shape, self.where)
+            self._output_checked = True
+        return out
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release runtime resources (sessions, compiled models)."""
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """float32 NCHW RGB [0, 1] batch -> the artifact's first output as float32."""
+        raise NotImplementedError
+
+    # facts every predict/val path needs, from the metadata
+    @property
+    def names(self) -> dict[int, str]:
+        return self.metadata.model.names
+
+    @property
+    def kpt_shape(self) -> tuple[int, int]:
+        return tuple(self.metadata.model.kpt_shape)
+
+    @property
+    def stride(self) -> int:
+        return self.metadata.model.stride
+
+    @property
+    def imgsz(self) -> tuple[int, int]:
+        return tuple(self.metadata.model.imgsz)
+
+    @property
+    def batch(self) -> int | None:
+        dim = self.metadata.inputs[0].shape[0]
+        return dim if isinstance(dim, int) else None

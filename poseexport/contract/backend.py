@@ -1,0 +1,96 @@
+"""The backend contract: one class per export format.
+
+A backend declares what it needs (`source`: "graph" for the traced PyTorch program,
+or another backend's name such as "onnx"), what it can do (`capabilities`), whether
+it can run here (`availability()`), and implements `export()` and `load()`. It never
+calls another backend: the pipeline builds the declared source and hands it over.
+Backends don't time themselves; benchmarks time `Runner.infer` from outside.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any, ClassVar
+
+from poseexport.errors import BadArtifactError, MissingDependencyError
+from poseexport.metadata import Metadata
+
+from .artifact import Artifact, Runner
+from .capabilities import Availability, Capabilities
+from .tolerance import DEFAULT_TOLERANCES, Tolerance
+
+
+class Backend:
+    """Base class of a format plugin. Subclasses set the class attributes and override."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    extra: ClassVar[str | None] = None  # pip extra that provides the toolchain
+    source: ClassVar[str] = "graph"
+    suffix: ClassVar[str]  # main file suffix, or "" for a folder
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
+    requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+    # the format-specific ExportOptions fields this format uses (see export/options.py
+    # FORMAT_OPTIONS); one of the others set away from its default is refused
+    format_options: ClassVar[tuple[str, ...]] = ()
+
+    def availability(self) -> Availability:
+        """Can this backend export and run here? If not, why and how to fix."""
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            return Availability(False, f"needs {', '.join(missing)}: pip install 'poseexport[{self.extra}]'")
+        return Availability(True)
+
+    def export_availability(self) -> Availability:
+        """Exporting may be possible where running is not (CoreML on Linux); default: same."""
+        return self.availability()
+
+    def check_options(self, options: Any) -> None:
+        """Refuse option values this format cannot honour (called before anything is traced)."""
+
+    def export(self, ctx: Any, source: Any, out_dir: Path) -> Artifact:
+        """Write the artifact into `out_dir` (a fresh staging folder); `source` is the traced
+        model or the upstream artifact named by `self.source`."""
+        raise NotImplementedError
+
+    def load(self, artifact: Artifact, device: str = "cpu", threads: int | None = None) -> Runner:
+        """Open the artifact; `threads` caps the runtime's CPU threads (None: its default)."""
+        raise NotImplementedError
+
+    def sniff(self, path: Path) -> bool:
+        """Does this file or folder look like this format (by content, not name)?"""
+        return False
+
+    def read_native_metadata(self, path: Path) -> Metadata | None:
+        """The metadata stored inside the model file itself (for artifacts without sidecar)."""
+        return None
+
+    def main_file_in(self, folder: Path) -> Path:
+        """The file a runtime opens inside an artifact folder that has lost its manifest."""
+        found = sorted(folder.glob(f"*{self.suffix}")) if self.suffix else []
+        if not found:
+            raise BadArtifactError(f"{folder} holds no {self.title} model file", "the folder is incomplete",
+                                   "pass the model file itself, or re-export")
+        return found[0]
+
+    def toolchain_versions(self) -> dict[str, str]:
+        versions = {}
+        for module in self.requires:
+            try:
+                versions[module] = getattr(importlib.import_module(module), "__version__", "?")
+            except ImportError:
+                pass
+        return versions
+
+
+def require(module: str, extra: str):
+    """Import an optional toolchain, or raise an error naming the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"The '{extra}' toolchain is not installed",
+            f"importing {module} failed ({err})",
+            f"pip install 'poseexport[{extra}]'") from err

@@ -1,0 +1,23 @@
+"""What a backend can do (`Capabilities`) and whether it can run here (`Availability`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""  # why not, and the exact fix
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    precisions: tuple[str, ...] = ("fp32",)
+    dynamic: bool = False  # dynamic batch / image size
+    nms: bool = False  # in-graph NMS output
+    devices: tuple[str, ...] = ("cpu",)
+    runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
+    layout: str = "NCHW"
