@@ -7,9 +7,8 @@ export toolchain is imported inside the backend that needs it.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .errors import PoseExportError
+from .version import __version__
 
 _LAZY = {"PoseModel": ".model"}  # public name -> module that defines it (imports torch)
 

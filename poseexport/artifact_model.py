@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BadArtifactError, UnsupportedOptionError
-from .metadata import METADATA_FILE
+from .errors import UnsupportedOptionError
+from .model_folder import check_model_folder
 from .predict.api import PredictsPoses
 from .runtime import is_artifact, load
+from .val.api import ValidatesPoses
 
 
-class ArtifactModel(PredictsPoses):
+class ArtifactModel(PredictsPoses, ValidatesPoses):
     def __init__(self, path: str | Path, device: str = "cpu", verify: bool = True):
         self.runner = load(path, device=device, verify=verify)
         self.metadata = self.runner.metadata
@@ -83,23 +84,3 @@ def open_model(model: str | Path, device: str = "cpu", verify: bool = True):
     from .model import PoseModel
 
     return PoseModel(model, device=device)
-
-
-def check_model_folder(folder: Path) -> None:
-    """A folder passed as a model without metadata.json: an OpenVINO IR pair passes (load
-    sniffs it); anything else is named for what it is (empty, a run folder, other files)."""
-    entries = sorted(folder.iterdir())
-    if len(list(folder.glob("*.xml"))) == 1:
-        return
-    fix = "pass an artifact folder written by poseexport convert, or a checkpoint file (.pt)"
-    if not entries:
-        raise BadArtifactError(f"The model folder {folder} is empty", "it holds no model: no artifact files "
-                               "(metadata.json, model file) and no checkpoint", fix)
-    checkpoints = sorted(p for pattern in ("*.pt", "*/*.pt") for p in folder.glob(pattern))
-    names = [p.name + ("/" if p.is_dir() else "") for p in entries]
-    shown = ", ".join(names[:10]) + (f" … and {len(names) - 10} more" if len(names) > 10 else "")
-    raise BadArtifactError(
-        f"The folder {folder} is not a poseexport artifact",
-        f"it has no {METADATA_FILE} (an artifact folder written by poseexport convert has one)",
-        f"pass the checkpoint inside it, e.g. --model {checkpoints[0]}" if checkpoints else fix,
-        context=[f"it holds: {shown}"])

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
 from .cpu import describe_cpu
 from .errors import BadArtifactError
+from .version import __version__
 
 SCHEMA_VERSION = 1
 METADATA_FILE = "metadata.json"

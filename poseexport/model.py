@@ -18,10 +18,11 @@ from .nn.config import BadConfigError, resolve_arch
 from .nn.network import PoseNet
 from .paths import DEFAULT_MODEL
 from .predict.api import PredictsPoses
+from .val.api import ValidatesPoses
 from .weights import resolve_weights
 
 
-class PoseModel(PredictsPoses):
+class PoseModel(PredictsPoses, ValidatesPoses):
     """A pose network with its class names and keypoint layout."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, *, nc: int | None = None,
@@ -138,7 +139,7 @@ class PoseModel(PredictsPoses):
 
 def _refuse_folder(folder: Path) -> None:
     """A folder is never a checkpoint: say what it is (an artifact, empty, other files)."""
-    from .artifact_model import check_model_folder
+    from .model_folder import check_model_folder
     from .runtime import is_artifact
 
     if not is_artifact(folder):

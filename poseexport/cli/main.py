@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
 from ..errors import PoseExportError
+from ..version import __version__
 from . import (benchmark_cmd, convert_cmd, formats_cmd, info_cmd, predict_cmd, selftest_cmd, train_cmd,
                val_cmd, validate_cmd)
 

@@ -30,9 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ValidationFailedError
     from ..export.trace import reference_set
     from ..validate import validate_runner
-    from ..validate.reference import reference_model
-
     from .common import check_output_file
+    from .reference_model import reference_model
 
     check_output_file(args.json, "--json")
     artifact = ArtifactModel(args.artifact, verify=args.verify)

@@ -71,7 +71,7 @@ def check_memory(model, options: ExportOptions, limit: float | None = None) -> N
         return
     images = 0
     if options.int8 and options.data:
-        from .calibration import calibration_files
+        from ..data.image_files import calibration_files
 
         images = len(calibration_files(str(options.data)))
         images = max(1, round(images * options.fraction)) if images else 0

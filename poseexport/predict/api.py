@@ -1,4 +1,5 @@
-"""predict / stream / val for every model kind (PyTorch checkpoints and exported artifacts).
+"""predict / stream for every model kind (PyTorch checkpoints and exported artifacts); `val` is
+poseexport/val/api.py's `ValidatesPoses`, mixed in beside it.
 
 A class mixing this in provides `forward_numpy`, `names`, `kpt_shape` and `stride`, and
 may override `resolve_imgsz` / `fixed_imgsz` (artifacts exported at a fixed size).
@@ -36,12 +37,6 @@ class PredictsPoses:
                                  batch=batch)
         yield from predict_frames(self.forward_numpy, source, options, names=self.names,
                                   kpt_shape=self.kpt_shape, stride=self.stride, errors=errors)
-
-    def val(self, data=None, **options):
-        """Box and pose mAP on a dataset yaml (default: the data this model last used); see poseexport.val."""
-        from ..val import validate_model
-
-        return validate_model(self, data, **options)
 
     def __call__(self, source, **kwargs) -> list[Results]:
         return self.predict(source, **kwargs)

@@ -36,7 +36,7 @@ def data_image_files(data: str | None, count: int = DATA_IMAGES) -> list[Path]:
     (deterministic: the same data gives the same images); none when there is no usable data."""
     if not data or not Path(data).exists():
         return []
-    from ..export.calibration import calibration_files
+    from ..data.image_files import calibration_files
 
     try:
         files = calibration_files(str(data))

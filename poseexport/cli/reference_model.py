@@ -1,4 +1,6 @@
-"""Find the PyTorch model an artifact came from, and make sure it is the same one."""
+"""`poseexport validate`'s reference: find the PyTorch model an artifact came from, and make sure
+it is the same one. (In the CLI, not in validate/: it loads a PoseModel, which exports and so
+imports validate; validate itself compares outputs and knows no model class.)"""
 from __future__ import annotations
 
 from ..errors import BadArtifactError
