@@ -102,8 +102,11 @@ def _read_row(path: Path, cell: S.CellSpec) -> dict:
         return cell.row(None, "start")
 
 
+# what a failed allocation prints; "error return without exception set" is CPython's SystemError for
+# C code whose malloc failed and returned NULL without setting MemoryError (seen while importing
+# torch under --memory-limit 0.6: 1 run in 6)
 ALLOCATION_FAILURES = ("bad_alloc", "MemoryError", "Cannot allocate memory", "out of memory",
-                       "failed to map segment", "mmap failed")
+                       "failed to map segment", "mmap failed", "error return without exception set")
 
 
 def _allocation_failed(code: int, tail: str) -> bool:
