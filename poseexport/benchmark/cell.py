@@ -16,8 +16,8 @@ import traceback
 from pathlib import Path
 
 from . import spec as S
+from .isolate import names_failed_allocation
 from .measure import folder_size_mb, peak_rss_mb, thread_settings, time_infer
-
 
 
 class CellRecorder:
@@ -259,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         rec.finish(S.OUT_OF_MEMORY, f"MemoryError during {rec.data['stage']}")
         return 3
-    except Exception:  # noqa: BLE001 (a bug in a stage we did not expect to fail: keep the traceback in the row)
+    except Exception as err:  # noqa: BLE001 (a bug in a stage we did not expect to fail: keep the traceback in the row)
+        if cell.options.memory_limit_gb and names_failed_allocation(f"{type(err).__name__}: {err}"):
+            rec.finish(S.OUT_OF_MEMORY, f"allocation failed under --memory-limit {cell.options.memory_limit_gb:g} GB "
+                                        f"during {rec.data['stage']} ({type(err).__name__}: {err})")
+            return 3
         failed = {"load": S.LOAD_FAILED, "export": S.EXPORT_FAILED}.get(rec.data["stage"], S.CRASHED)
         rec.finish(failed, traceback.format_exc(limit=10))
         return 1

@@ -102,18 +102,23 @@ def _read_row(path: Path, cell: S.CellSpec) -> dict:
         return cell.row(None, "start")
 
 
-# what a failed allocation prints; "error return without exception set" is CPython's SystemError for
-# C code whose malloc failed and returned NULL without setting MemoryError (seen while importing
-# torch under --memory-limit 0.6: 1 run in 6)
+# what a failed allocation prints; the last two are CPython's SystemErrors for C code whose malloc
+# failed and that returned NULL without setting MemoryError (seen while importing torch under
+# --memory-limit 0.6, in about 1 run of 6)
 ALLOCATION_FAILURES = ("bad_alloc", "MemoryError", "Cannot allocate memory", "out of memory",
-                       "failed to map segment", "mmap failed", "error return without exception set")
+                       "failed to map segment", "mmap failed", "error return without exception set",
+                       "returned NULL without setting an exception")
+
+
+def names_failed_allocation(text: str) -> bool:
+    return any(sign.lower() in text.lower() for sign in ALLOCATION_FAILURES)
 
 
 def _allocation_failed(code: int, tail: str) -> bool:
     """An abort or segfault, or any failing exit whose output names a failed allocation."""
     if code in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS):
         return True
-    return code != 0 and any(text.lower() in tail.lower() for text in ALLOCATION_FAILURES)
+    return code != 0 and names_failed_allocation(tail)
 
 
 def _how(code: int) -> str:

@@ -40,3 +40,13 @@ def test_memory_exhaustion_is_an_out_of_memory_row(tmp_path):
     # a failed allocation raises MemoryError, or (inside C code) segfaults or aborts the process
     assert all("MemoryError" in r["error"] or "allocation failed under --memory-limit 0.6 GB" in r["error"]
                for r in rows) and proc.returncode == 1
+
+
+def test_cpython_null_returns_under_a_memory_cap_read_as_failed_allocations():
+    # both seen importing torch under --memory-limit 0.6 (the cell then records "out of memory")
+    from poseexport.benchmark.isolate import names_failed_allocation
+
+    assert names_failed_allocation("SystemError: error return without exception set")
+    assert names_failed_allocation("SystemError: <function _find_and_load at 0x7f60> returned NULL without "
+                                   "setting an exception")
+    assert not names_failed_allocation("ValueError: a bug in a stage")
