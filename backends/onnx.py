@@ -13,9 +13,12 @@ import numpy as np
 from poseexport.contract import Artifact, Backend, Capabilities, Runner, require
 from poseexport.contract.artifact_checks import check_output_shape, open_model_file
 from poseexport.device import parse_device
-from poseexport.errors import BadArtifactError, ExportFailedError, UnsupportedOptionError
+from poseexport.errors import (
+    BadArtifactError,
+    ExportFailedError,
+    UnsupportedOptionError,
+)
 from poseexport.metadata import METADATA_KEY, Metadata
-
 
 DEFAULT_OPSET = 18
 # torch 2.13's dynamo exporter writes its own ops (torchlib) at opset 18 and converts upward

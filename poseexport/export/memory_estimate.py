@@ -11,9 +11,8 @@ The limit is the machine's physical memory: only sizes that cannot fit at all ar
 """
 from __future__ import annotations
 
-import os
-
 from ..errors import UnsupportedOptionError
+from ..predict.imgsz_limits import physical_bytes
 from .options import ExportOptions
 
 PROBE_STRIDES = 4
@@ -56,17 +55,9 @@ def estimate_bytes(model, options: ExportOptions, calibration_images: int = 0) -
     return activations, calibration_images * 3 * h * w * 4.0
 
 
-def memory_limit_bytes() -> float | None:
-    """This machine's physical memory (None where the OS does not say)."""
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_memory(model, options: ExportOptions, limit: float | None = None) -> None:
     """Raise when the export at this size would need more memory than the machine has."""
-    limit = memory_limit_bytes() if limit is None else limit
+    limit = physical_bytes() if limit is None else limit
     if not limit:
         return
     images = 0

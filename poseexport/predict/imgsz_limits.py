@@ -31,6 +31,11 @@ def available_bytes() -> int | None:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return physical_bytes()
+
+
+def physical_bytes() -> int | None:
+    """This machine's physical memory (None where the OS does not say)."""
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, Union
 
 import cv2
