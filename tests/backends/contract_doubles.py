@@ -1,24 +1,21 @@
-"""Test doubles of the backend contract that wrap a real runtime (ONNX Runtime):
+"""Test doubles of the backend contract that wrap a real runtime (ONNX Runtime).
 
-- `NhwcUint8Backend` ("nhwc-u8"): an artifact whose input is NHWC uint8 pixels, like a TFLite or
-  Edge TPU model's. Its ONNX graph starts with Cast -> Mul(1/255) -> Transpose in front of the
-  fp32 network; its runner refuses anything but exactly that tensor, so every path that runs it
-  (validation, selftest, predict, val) proves the core encodes inputs as the spec says.
-- `Int8ChainBackend` ("onnx-int8-chain"): declares `Source("onnx", precision="int8")` and ships
-  the upstream's file as its own, so tests see the chain build, validate and cache the upstream.
+`NhwcUint8Backend` ("nhwc-u8"): an artifact whose input is NHWC uint8 pixels, like a TFLite or
+Edge TPU model's. Its ONNX graph starts with Cast -> Mul(1/255) -> Transpose in front of the
+fp32 network; its runner refuses anything but exactly that tensor, so every path that runs it
+(validation, selftest, predict, val) proves the core encodes inputs as the spec says.
 
 Registered through POSEEXPORT_EXTRA_BACKENDS (this folder is on sys.path under pytest).
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from poseexport.backends.onnx import OnnxRunner, read_metadata, set_metadata
-from poseexport.contract import Artifact, Backend, Capabilities, Source
+from poseexport.contract import Artifact, Backend, Capabilities
 from poseexport.errors import BadInputError
 
 
@@ -77,32 +74,3 @@ class StrictNhwcRunner(OnnxRunner):
         return super().infer(inputs)
 
 
-class Int8ChainBackend(Backend):
-    name = "onnx-int8-chain"
-    title = "int8 chain test double"
-    extra = "onnx"
-    source = Source("onnx", precision="int8")
-    suffix = ".onnx"
-    capabilities = Capabilities(precisions=("int8",))
-    requires = ("onnx", "onnxruntime")
-    exports = 0  # how many artifacts this double built (the chain must reuse its upstream)
-
-    def export(self, ctx, source, out_dir: Path) -> Artifact:
-        import onnx
-
-        type(self).exports += 1
-        upstream = source.metadata
-        ctx.metadata = replace(ctx.metadata, precision=upstream.precision,
-                               options={**ctx.metadata.options, "source": f"onnx {upstream.precision.name}"})
-        path = out_dir / f"{ctx.traced.facts.arch}_chain.onnx"
-        shutil.copy(source.main_file, path)
-        model = onnx.load(str(path))
-        set_metadata(model, ctx.metadata)
-        onnx.save(model, str(path))
-        return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=[path])
-
-    def load(self, artifact, device="cpu", threads=None):
-        return OnnxRunner(artifact, device, threads)
-
-
-DOUBLES = {"nhwc-u8": "contract_doubles:NhwcUint8Backend", "onnx-int8-chain": "contract_doubles:Int8ChainBackend"}
