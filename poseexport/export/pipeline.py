@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .. import validation_status
+from ..contract.requirements import requirements_of, why_not_runnable_here
 from ..errors import (
     ExportFailedError,
     PoseExportError,
@@ -49,7 +50,7 @@ def export_model(model, options: ExportOptions, log=print):
         staging = artifact.path
         if options.validate:
             began = time.perf_counter()
-            report = validate_artifact(artifact, backend, traced, log=log)
+            report = validate_artifact(artifact, backend, traced, log=log, where=final_dir)
             validate_s = time.perf_counter() - began
         write_sidecars(staging, artifact.metadata, artifact.main_file.relative_to(staging), golden=golden)
         install(target, staging)
@@ -138,7 +139,7 @@ def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metad
     return Metadata(format=backend.name, precision=Precision(options.precision), inputs=(spec,),
                     outputs=(traced.output_spec,), model=traced.facts, toolchain=toolchain,
                     source_sha256=traced.source_sha256, options=json.loads(json.dumps(opts, default=str)),
-                    validation=validation)
+                    validation=validation, requirements=requirements_of(backend))
 
 
 def build_source(name: str, ctx: ExportContext):
@@ -173,11 +174,18 @@ def relocate(artifact, old: Path, new: Path):
     return artifact
 
 
-def validate_artifact(artifact, backend, traced: TracedModel, log=print):
-    """Compare the staged artifact with the reference; put the verdict into its metadata."""
+def validate_artifact(artifact, backend, traced: TracedModel, log=print, where=None):
+    """Compare the staged artifact with the reference; put the verdict into its metadata. Where
+    its runtime cannot run, the verdict is deferred to `poseexport selftest` on the target (None)."""
     from ..validate import validate_runner
 
     precision = artifact.metadata.precision.name
+    why_not = why_not_runnable_here(backend, artifact.metadata)
+    if why_not:
+        artifact.metadata = artifact.metadata.with_validation(validation_status.deferred(why_not))
+        artifact.report = None
+        log("\n".join(validation_status.deferred_lines(why_not, precision, where or artifact.path)))
+        return None
     tolerance = backend.tolerances[precision]
     with backend.load(artifact) as runner:
         report = validate_runner(runner, traced, tolerance, precision)
