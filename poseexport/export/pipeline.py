@@ -36,6 +36,9 @@ def export_model(model, options: ExportOptions, log=print):
     """Export `model` (a PoseModel) as asked; returns the Artifact. Never changes the request."""
     from poseexport.contract.registry import get_backend
 
+    from ..artifact_model import refuse_artifact
+
+    refuse_artifact(model, "export")  # PoseModel(path) of an artifact: no network to trace
     options = options.normalised(model.stride)
     backend = get_backend(options.format)
     check_supported(backend, options)
