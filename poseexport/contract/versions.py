@@ -11,7 +11,7 @@ import re
 from importlib import metadata
 
 _CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
-_RELEASE = re.compile(r"^(?:\d+!)?(\d+(?:\.\d+)*)(.*)$")
+_RELEASE = re.compile(r"^(\d+(?:\.\d+)*)(.*)$")  # no epochs ("1!2.0"): runtimes do not use them
 
 
 def installed_version(distribution: str) -> str | None:
