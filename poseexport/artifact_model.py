@@ -2,7 +2,7 @@
 
 `PoseModel(path)` of an artifact (file or folder) returns one (poseexport/model.py), as does
 `open_model` (poseexport/model_opener.py). Every runtime goes through exactly the PyTorch path's
-pre- and post-processing; only `forward_numpy` differs (the Runner's `infer`). Exporting and
+pre- and post-processing; only `forward_numpy` differs (the Runner's `forward`). Exporting and
 training need the network's weights, which an artifact does not carry as PyTorch: both refuse.
 This module imports no torch (predict and val of artifacts run where torch is absent).
 """
@@ -57,7 +57,7 @@ class ArtifactModel(PredictsPoses, ValidatesPoses):
         return imgsz
 
     def forward_numpy(self, batch: np.ndarray) -> np.ndarray:
-        if self.metadata.outputs[0].kind != "raw":
+        if self.metadata.outputs[0].kind == "nms":
             raise UnsupportedOptionError(
                 "This artifact was exported with in-graph NMS",
                 "predict and val decode the raw output themselves",
@@ -69,9 +69,9 @@ class ArtifactModel(PredictsPoses, ValidatesPoses):
             for i in range(0, n, fixed_batch):
                 part = batch[i:i + fixed_batch]
                 pad = np.zeros((fixed_batch - len(part), *part.shape[1:]), part.dtype)
-                outs.append(self.runner.infer(np.concatenate([part, pad]))[:len(part)])
+                outs.append(self.runner.forward(np.concatenate([part, pad]))[:len(part)])
             return np.concatenate(outs)
-        return self.runner.infer(batch)
+        return self.runner.forward(batch)
 
     def info(self) -> dict:
         """What the artifact is: format, precision, input, names, keypoints, validation at export."""
