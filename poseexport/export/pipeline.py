@@ -198,6 +198,10 @@ def check_upstream(artifact, upstream, source, ctx: ExportContext, log) -> None:
         log(f"upstream {source.describe()}: not validated here ({available.reason}); the final artifact is")
         return
     report = validate_artifact(artifact, upstream, ctx.traced, log=lambda *_: None)
+    if report is None:  # deferred: this machine misses its recorded requirements (OS, device, versions)
+        log(f"upstream {source.describe()}: not validated here ({artifact.metadata.validation['reason']}); "
+            "the final artifact is")
+        return
     if not report.passed:
         raise ExportFailedError(f"The intermediate {upstream.title} {source.precision} artifact does not match "
                                 f"the PyTorch model, so {ctx.options.format} was not built from it",

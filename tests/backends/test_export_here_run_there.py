@@ -78,7 +78,10 @@ def test_export_records_deferred_validation_and_ships_the_golden_vector(exported
     with np.load(folder / GOLDEN_FILE, allow_pickle=False) as data:
         assert data["input_uint8"].shape == (5, 3, 64, 64) and data["output"].shape[:2] == (5, 56)
     assert f"validation (fp32): deferred: needs {TARGET_TITLE}" in printed
-    assert f"poseexport selftest {folder}" in printed and "PASSED" not in printed
+    assert f"poseexport selftest {folder}" in printed
+    # the upstream ONNX runs here and is validated; the artifact itself is never said to pass
+    assert "upstream onnx fp32: validated" in printed
+    assert not [line for line in printed.splitlines() if "PASSED" in line and not line.startswith("upstream")]
 
 
 def test_the_model_file_carries_the_requirements_too(exported):
@@ -100,7 +103,8 @@ def test_cli_export_exits_0_with_the_selftest_line(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert f"deferred: needs {TARGET_TITLE}" in proc.stderr and f"poseexport selftest {out.resolve()}" in proc.stderr
-    assert "PASSED" not in proc.stdout + proc.stderr
+    assert not [line for line in (proc.stdout + proc.stderr).splitlines()
+                if "PASSED" in line and not line.startswith("upstream")]
     assert json.loads((out / "metadata.json").read_text())["validation"]["status"] == "deferred"
 
 
