@@ -34,6 +34,7 @@ class OpenVinoBackend(Backend):
     suffix = ""  # a folder holding <arch>.xml and <arch>.bin
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     requires = ("openvino",)
+    runtime_versions = {"openvino": None}
     format_options = ("simplify",)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:

@@ -28,6 +28,7 @@ class TorchScriptBackend(Backend):
     capabilities = Capabilities(precisions=("fp32", "fp16"), dynamic=False, nms=True,
                                 devices=("cpu", "cuda"))
     format_options = ("mobile",)
+    runtime_versions = {"torch": None}  # an archive from a newer torch may not load in an older one
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import copy

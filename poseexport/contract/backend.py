@@ -34,6 +34,9 @@ class Backend:
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+    # pip distributions the runner needs -> the version range it runs with ({"onnxruntime": ">=1.20"});
+    # None: at least the version installed at export, the one the artifact is validated with
+    runtime_versions: ClassVar[dict[str, str | None]] = {}
     # the format-specific ExportOptions fields this format uses (see export/options.py
     # FORMAT_OPTIONS); one of the others set away from its default is refused
     format_options: ClassVar[tuple[str, ...]] = ()
