@@ -193,14 +193,10 @@ def upstream_options(options: ExportOptions, source) -> ExportOptions:
 
 def check_upstream(artifact, upstream, source, ctx: ExportContext, log) -> None:
     """Validate an intermediate artifact where its runtime runs here; a failure stops the chain."""
-    available = upstream.availability()
-    if not available:
-        log(f"upstream {source.describe()}: not validated here ({available.reason}); the final artifact is")
-        return
     report = validate_artifact(artifact, upstream, ctx.traced, log=lambda *_: None)
-    if report is None:  # deferred: this machine misses its recorded requirements (OS, device, versions)
+    if report is None:  # deferred: its runtime cannot run here (absent, other OS / device, versions)
         log(f"upstream {source.describe()}: not validated here ({artifact.metadata.validation['reason']}); "
-            "the final artifact is")
+            "only the final artifact's validation checks the chain")
         return
     if not report.passed:
         raise ExportFailedError(f"The intermediate {upstream.title} {source.precision} artifact does not match "
