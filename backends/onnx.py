@@ -35,7 +35,8 @@ class OnnxBackend(Backend):
     source = "graph"
     suffix = ".onnx"
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
-    requires = ("onnx", "onnxscript", "onnxruntime")
+    export_requires = ("onnx", "onnxscript", "onnxruntime")  # onnxruntime: int8 calibration
+    run_requires = ("onnxruntime", "onnx")  # onnx reads the metadata of a bare .onnx file
     format_options = ("opset", "simplify")
 
     def check_options(self, options) -> None:
