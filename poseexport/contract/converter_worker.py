@@ -2,8 +2,9 @@
 
 Imports the converter function named in the request ("package.module:function"), calls it
 with the request dict and writes what it returns as JSON to the result path. A converter that
-raises leaves its traceback (its own frames only) on stderr, its one-line summary in the
-error file, and the exit status 1, all of which the parent reports.
+raises leaves where it raised and what (the last FRAMES frames of its own code, then the
+exception) on stderr, its one-line summary in the error file, and the exit status 1, all of
+which the parent reports.
 Imports neither torch nor any toolchain itself: only what the converter's module imports.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import traceback
 from pathlib import Path
 
 PARENT_POLL_S = 0.5
+FRAMES = 6  # of the converter's stack, printed when it raises
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +34,7 @@ def main(argv: list[str]) -> int:
     try:
         result = convert(spec["request"])
     except Exception as err:
-        traceback.print_exception(type(err), err, err.__traceback__.tb_next)  # without this frame
+        print(_where_raised(err), file=sys.stderr)
         Path(spec["error"]).write_text(f"{type(err).__name__}: {err}".splitlines()[0][:500])
         return 1
     result_path = Path(spec["result"])
@@ -40,6 +42,14 @@ def main(argv: list[str]) -> int:
     partial.write_text(json.dumps(result, indent=2))
     os.replace(partial, result_path)  # the parent never reads half a result
     return 0
+
+
+def _where_raised(err: BaseException) -> str:
+    """The converter's frames (not this module's), innermost last, then the exception: a
+    traceback in a shape the CLI may print (a user sees a traceback only for our own bugs)."""
+    frames = traceback.extract_tb(err.__traceback__)[1:][-FRAMES:]
+    lines = [f"  at {Path(f.filename).name}:{f.lineno} in {f.name}: {(f.line or '').strip()}" for f in frames]
+    return "\n".join(["the converter raised:", *lines, *traceback.format_exception_only(type(err), err)]).rstrip()
 
 
 def _die_with_parent(parent: int) -> None:
