@@ -90,6 +90,13 @@ class OopHangBackend(OutOfProcessBackend):
         return {"pid_file": os.environ.get(PID_FILE_ENV, "")}
 
 
+class OopNeedsCompilerBackend(OutOfProcessBackend):
+    """Needs a program that is not installed: refused before any work, named in `formats`."""
+
+    name = "oop-needs-compiler"
+    binaries = {"no-such-compiler-x7": "install it from https://example.invalid/compiler"}
+
+
 # --- the converters: these run in the converter process ---------------------------------
 
 def convert_copy(request: dict) -> dict:
@@ -163,3 +170,14 @@ def convert_leaving_a_helper(request: dict) -> dict:
     """Succeeds, but leaves a helper process running (a daemonised server, a stuck compiler)."""
     helper = subprocess.Popen(["sleep", "600"])
     return {"helper": helper.pid}
+
+
+def convert_inputs_check(request: dict) -> dict:
+    """What the converter reads back from the input files converter_inputs wrote."""
+    from poseexport.contract.converter_process import read_calibration
+
+    images = read_calibration(request)
+    metadata = read_metadata(request)
+    return {"shape": list(images.shape), "dtype": str(images.dtype), "sum": float(images.astype("float64").sum()),
+            "first": float(images[0, 0, 0, 0]), "format": metadata.format, "arch": metadata.model.arch,
+            "kpt_shape": list(metadata.model.kpt_shape), "torch_imported": "torch" in sys.modules}

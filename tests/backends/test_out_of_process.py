@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,8 +25,8 @@ import torch
 
 import poseexport
 from poseexport import PoseModel
-from poseexport.contract.converter_process import GRACE_S, TAIL_LINES, TIMEOUT_ENV, run_converter
-from poseexport.errors import ExportFailedError
+from poseexport.contract.converter_process import GRACE_S, TAIL_LINES, TIMEOUT_ENV, converter_inputs, run_converter
+from poseexport.errors import ExportFailedError, MissingDependencyError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bad_inputs"))
 from cli_harness import assert_clean_failure, run_cli, snapshot  # noqa: E402
@@ -34,7 +35,8 @@ HERE = Path(__file__).resolve().parent
 pytest.importorskip("onnxruntime")
 import oop_doubles  # noqa: E402  (this folder is on sys.path: pytest's rootdir-relative import)
 
-EXTRA = "oop-ok=oop_doubles:OopOkBackend,oop-crash=oop_doubles:OopCrashBackend,oop-hang=oop_doubles:OopHangBackend"
+EXTRA = ("oop-ok=oop_doubles:OopOkBackend,oop-crash=oop_doubles:OopCrashBackend,oop-hang=oop_doubles:OopHangBackend,"
+         "oop-needs-compiler=oop_doubles:OopNeedsCompilerBackend")
 ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
        "POSEEXPORT_EXTRA_BACKENDS": EXTRA}
 TINY = ("--imgsz", "64")
@@ -185,9 +187,36 @@ def test_a_converter_whose_parent_is_killed_stops_with_its_children(tmp_path):
 
 # --- through the export pipeline ------------------------------------------------------
 
-def test_an_out_of_process_export_validates_loads_and_passes_selftest(oop_env, tiny, tiny_reference, tmp_path):
-    out = tmp_path / "oop"
-    artifact = tiny.export("oop-ok", imgsz=64, out=out, log=lambda *_: None)
+@pytest.fixture(scope="module")
+def oop_ok(tiny, tmp_path_factory):
+    """An oop-ok artifact of the tiny network: (artifact, its folder's parent)."""
+    parent = tmp_path_factory.mktemp("oop-ok")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in ENV.items():
+            patch.setenv(key, value)
+        return tiny.export("oop-ok", imgsz=64, out=parent / "oop", log=lambda *_: None), parent
+
+
+def test_inputs_cross_as_files_and_read_back_equal(oop_env, oop_ok, tmp_path):
+    artifact, _ = oop_ok
+    images = np.random.default_rng(3).random((5, 3, 64, 64), dtype=np.float32)
+    ctx = SimpleNamespace(work_dir=tmp_path, metadata=artifact.metadata,
+                          calibration=SimpleNamespace(images=images), traced=SimpleNamespace(
+                              facts=SimpleNamespace(arch="posenet-test")))
+    request = converter_inputs(ctx, artifact, tmp_path / "out", {"quantize": True})
+    assert request["options"] == {"quantize": True} and request["stem"] == "posenet-test"
+    assert request["source"] == str(artifact.main_file) and Path(request["calibration"]).suffix == ".npy"
+    got = run_converter("oop_doubles:convert_inputs_check", request, tmp_path, title="t", timeout_s=60)
+    assert got["shape"] == [5, 3, 64, 64] and got["dtype"] == "float32"
+    assert got["first"] == float(images[0, 0, 0, 0])
+    assert got["sum"] == pytest.approx(float(images.astype(np.float64).sum()), rel=1e-12)
+    assert (got["format"], got["arch"], got["kpt_shape"]) == ("oop-ok", "posenet-test", [17, 3])
+    assert got["torch_imported"] is False
+
+
+def test_an_out_of_process_export_validates_loads_and_passes_selftest(oop_env, oop_ok, tiny_reference):
+    artifact, tmp_path = oop_ok
+    out = artifact.path
     assert artifact.report.passed
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["format"] == "oop-ok" and meta["validation"]["status"] == "passed"
@@ -236,6 +265,12 @@ def test_a_hanging_export_times_out_and_no_process_survives(oop_env, tiny, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pids.json"]
 
 
+def _default_sigint() -> None:
+    """A pytest started as a background job of a shell inherits SIGINT ignored, and so would
+    the CLI (Python keeps an inherited SIG_IGN): give it the default a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)])
 def test_an_interrupted_cli_stops_the_converter_and_leaves_nothing(tiny_pt, tmp_path, sig, code):
     cwd, pids_dir = tmp_path / "cwd", tmp_path / "pids"
@@ -248,7 +283,8 @@ def test_an_interrupted_cli_stops_the_converter_and_leaves_nothing(tiny_pt, tmp_
            TIMEOUT_ENV: "300"}  # only the signal ends this converter
     proc = subprocess.Popen([sys.executable, "-m", "poseexport", "convert", "--model", str(tiny_pt), "--format",
                              "oop-hang", *TINY, "--out", str(out)], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         pids = wait_for_file(pid_file, proc)
         sent = time.monotonic()
@@ -262,3 +298,16 @@ def test_an_interrupted_cli_stops_the_converter_and_leaves_nothing(tiny_pt, tmp_
     assert "Traceback" not in stderr, stderr
     assert wait_dead(pids.values()) == []
     assert snapshot(cwd) == before
+
+
+def test_a_missing_program_is_named_before_any_work_and_in_the_format_table(oop_env, tiny, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(MissingDependencyError, match="no-such-compiler-x7 on PATH: install it from https://example"):
+        tiny.export("oop-needs-compiler", imgsz=64, out=tmp_path / "out")
+    assert time.monotonic() - start < 2  # refused before tracing
+    assert list(tmp_path.iterdir()) == []
+    rows = {r["argument"]: r for r in json.loads(run_cli("formats", "--json", env=ENV).stdout)}
+    assert rows["oop-needs-compiler"]["available"] is True  # its artifacts would run here
+    assert rows["oop-needs-compiler"]["exportable"] is False
+    assert "no-such-compiler-x7" in rows["oop-needs-compiler"]["export_why_not"]
+    assert rows["oop-ok"]["exportable"] is True and rows["onnx"]["exportable"] is True
