@@ -33,6 +33,10 @@ def register(sub) -> None:
     parser.add_argument("--opset", type=int, help="ONNX only: opset, 18 up to the newest the installed onnx knows (default 18); "
                              "the opset the file really has is recorded in its metadata")
     parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
+    parser.add_argument("--decode", choices=("graph", "host"), default="graph",
+                        help="graph (default): the artifact outputs decoded boxes and keypoints; host: it ends "
+                             "at the head's raw maps (one output per map and level, described in its metadata) "
+                             "and poseexport decodes them in numpy — for integer-only accelerators and C++ ports")
     parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (with --nms)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     imgsz = (args.imgsz, args.imgsz) if isinstance(args.imgsz, int) else args.imgsz
     options = ExportOptions(format=args.format, imgsz=imgsz, batch=args.batch, dynamic=args.dynamic,
                             half=args.half, int8=args.int8, data=args.data, fraction=args.fraction,
-                            simplify=args.simplify, golden=args.golden, opset=args.opset, nms=args.nms, conf=args.conf,
+                            simplify=args.simplify, golden=args.golden, opset=args.opset, nms=args.nms, decode=args.decode, conf=args.conf,
                             iou=args.iou, max_det=args.max_det, device=args.device,
                             out=Path(args.out) if args.out else None, force=args.force,
                             validate=args.validate, mobile=args.mobile)

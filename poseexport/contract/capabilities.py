@@ -21,3 +21,4 @@ class Capabilities:
     devices: tuple[str, ...] = ("cpu",)
     runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
     layout: str = "NCHW"
+    decode: tuple[str, ...] = ("graph",)  # "host": can end the graph at the raw head maps

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import UnsupportedOptionError
 
 MIN_CALIBRATION_IMAGES = 32
+DECODE_CHOICES = ("graph", "host")
 # options only some formats use -> how the CLI spells them; a backend lists the ones it uses
 # in `format_options`, and any other one set away from its default is refused
 FORMAT_OPTIONS = {"opset": "--opset", "simplify": "--no-simplify", "mobile": "--mobile"}
@@ -26,6 +27,7 @@ class ExportOptions:
     golden: bool = True  # ship golden.npz (real inputs + expected outputs) for `poseexport selftest`
     opset: int | None = None
     nms: bool = False
+    decode: str = "graph"  # "host": the graph ends at the head's raw maps (poseexport/decode/)
     conf: float = 0.25
     iou: float = 0.7
     max_det: int = 300
@@ -61,6 +63,14 @@ class ExportOptions:
             raise UnsupportedOptionError(f"fraction {self.fraction} is outside (0, 1]",
                                          "it is the share of calibration images to use",
                                          "pass a value such as 0.5 or 1.0")
+        if self.decode not in DECODE_CHOICES:
+            raise UnsupportedOptionError(f"--decode {self.decode} is not known",
+                                         "the box / keypoint decode runs in the graph or on the host",
+                                         f"use one of: {', '.join(DECODE_CHOICES)}")
+        if self.decode == "host" and self.nms:
+            raise UnsupportedOptionError("--decode host and --nms cannot be combined",
+                                         "the in-graph NMS needs the decoded boxes inside the graph",
+                                         "drop --nms (poseexport runs NMS after the host decode), or drop --decode host")
         self.check_format_options()
         return replace(self, imgsz=sizes)
 

@@ -27,6 +27,7 @@ import poseexport
 from poseexport import PoseModel
 from poseexport.contract.converter_process import GRACE_S, TAIL_LINES, TIMEOUT_ENV, converter_inputs, run_converter
 from poseexport.errors import ExportFailedError, MissingDependencyError
+from poseexport.validate.parity import run_each
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bad_inputs"))
 from cli_harness import assert_clean_failure, run_cli, snapshot  # noqa: E402
@@ -226,7 +227,7 @@ def test_an_out_of_process_export_validates_loads_and_passes_selftest(oop_env, o
     x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
     with poseexport.load(out) as runner:
         assert runner.metadata.format == "oop-ok"
-        np.testing.assert_allclose(runner.infer(x), tiny_reference(x), atol=1e-4)
+        np.testing.assert_allclose(run_each(runner, x), tiny_reference(x), atol=1e-4)
     selftest = run_cli("selftest", out, env=ENV)
     assert selftest.returncode == 0, selftest.output
     assert leftovers(tmp_path) == []
