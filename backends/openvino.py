@@ -35,6 +35,7 @@ class OpenVinoBackend(Backend):
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     export_requires = ("openvino", "nncf")  # nncf: int8 (the same extra installs both)
     run_requires = ("openvino",)
+    runtime_versions = {"openvino": None}
     format_options = ("simplify",)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:

@@ -29,6 +29,7 @@ class TorchScriptBackend(Backend):
                                 devices=("cpu", "cuda"))
     run_requires = ("torch",)  # exporting needs torch too, which the core always has
     format_options = ("mobile",)
+    runtime_versions = {"torch": None}  # an archive from a newer torch may not load in an older one
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import copy

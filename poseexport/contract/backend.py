@@ -44,6 +44,9 @@ class Backend:
     binaries: ClassVar[dict[str, str]] = {}
     # the longest a converter run out of process (contract/converter_process.py) may take
     convert_timeout_s: ClassVar[float] = 1800.0
+    # pip distributions the runner needs -> the version range it runs with ({"onnxruntime": ">=1.20"});
+    # None: at least the version installed at export, the one the artifact is validated with
+    runtime_versions: ClassVar[dict[str, str | None]] = {}
     # the format-specific ExportOptions fields this format uses (see export/options.py
     # FORMAT_OPTIONS); one of the others set away from its default is refused
     format_options: ClassVar[tuple[str, ...]] = ()
