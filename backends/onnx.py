@@ -37,7 +37,8 @@ class OnnxBackend(Backend):
     # cuda: through onnxruntime-gpu's CUDAExecutionProvider (OnnxRunner refuses it when absent)
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True, decode=("graph", "host"),
                                 devices=("cpu", "cuda"))
-    requires = ("onnx", "onnxscript", "onnxruntime")
+    export_requires = ("onnx", "onnxscript", "onnxruntime")  # onnxruntime: int8 calibration
+    run_requires = ("onnxruntime", "onnx")  # onnx reads the metadata of a bare .onnx file
     runtime_versions = {"onnxruntime": None}  # onnxruntime-gpu counts: it provides the same module
     format_options = ("opset", "simplify")
 

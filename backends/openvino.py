@@ -33,7 +33,8 @@ class OpenVinoBackend(Backend):
     source = "onnx"  # the fp32 ONNX file the pipeline derives once from the traced graph
     suffix = ""  # a folder holding <arch>.xml and <arch>.bin
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
-    requires = ("openvino",)
+    export_requires = ("openvino", "nncf")  # nncf: int8 (the same extra installs both)
+    run_requires = ("openvino",)
     runtime_versions = {"openvino": None}
     format_options = ("simplify",)
 
@@ -75,17 +76,6 @@ class OpenVinoBackend(Backend):
     def read_native_metadata(self, path: Path) -> Metadata | None:
         xml = _find_xml(path)
         return read_metadata(xml) if xml is not None else None
-
-    def toolchain_versions(self) -> dict[str, str]:
-        versions = super().toolchain_versions()
-        try:
-            import nncf
-
-            versions["nncf"] = nncf.__version__
-        except ImportError:
-            pass
-        return versions
-
 
 class OpenVinoRunner(Runner):
     """A compiled IR. `threads` caps CPU threads; `inference_precision` overrides the

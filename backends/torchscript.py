@@ -27,6 +27,7 @@ class TorchScriptBackend(Backend):
     suffix = ".torchscript"
     capabilities = Capabilities(precisions=("fp32", "fp16"), dynamic=False, nms=True,
                                 devices=("cpu", "cuda"))
+    run_requires = ("torch",)  # exporting needs torch too, which the core always has
     format_options = ("mobile",)
     runtime_versions = {"torch": None}  # an archive from a newer torch may not load in an older one
 

@@ -45,8 +45,10 @@ def _unavailable(backend) -> str:
     caps = backend.capabilities
     if not any(sys.platform.startswith(o) for o in caps.runs_on):
         return f"{backend.title} runs on {', '.join(caps.runs_on)}, not {sys.platform}"
-    available = backend.availability()
-    return "" if available else available.reason
+    for available in (backend.export_availability(), backend.availability()):  # a cell exports, then runs
+        if not available:
+            return available.reason
+    return ""
 
 
 def _refused(backend, precision: str, options: S.BenchmarkOptions) -> str:

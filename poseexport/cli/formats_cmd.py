@@ -1,4 +1,6 @@
-"""`poseexport formats`: every registered export format and whether it works here."""
+"""`poseexport formats`: every registered export format, whether its artifacts run here
+(`available`: the backend's run requirements) and whether it exports here (`export`: its
+export requirements, Python modules and programs on PATH), each with the fix when not."""
 from __future__ import annotations
 
 import argparse
@@ -22,12 +24,14 @@ def format_rows() -> list[dict]:
         except ImportError as err:
             rows.append({"format": name, "argument": name, "suffix": "?", "extra": "?",
                          "available": False, "why_not": f"plugin {target} failed to import: {err}",
+                         "exportable": False, "export_why_not": f"plugin {target} failed to import",
                          "precisions": [], "dynamic": False, "source": "?"})
             continue
-        available = backend.availability()
+        available, exportable = backend.availability(), backend.export_availability()
         rows.append({"format": backend.title, "argument": name, "suffix": backend.suffix or "folder",
                      "extra": backend.extra or "-", "available": bool(available),
-                     "why_not": available.reason, "precisions": list(backend.capabilities.precisions),
+                     "why_not": available.reason, "exportable": bool(exportable),
+                     "export_why_not": exportable.reason, "precisions": list(backend.capabilities.precisions),
                      "dynamic": backend.capabilities.dynamic, "source": backend.source})
     return rows
 
@@ -37,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = ("format", "argument", "suffix", "extra", "available", "precisions", "dynamic", "source")
+    header = ("format", "argument", "suffix", "extra", "available", "export", "precisions", "dynamic", "source")
     table = [[r["format"], r["argument"], r["suffix"], r["extra"],
-              "yes" if r["available"] else f"no: {r['why_not']}", ",".join(r["precisions"]),
+              "yes" if r["available"] else f"no: {r['why_not']}",
+              "yes" if r["exportable"] else f"no: {r['export_why_not']}", ",".join(r["precisions"]),
               "yes" if r["dynamic"] else "no", r["source"]] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     for line in [header, ["-" * w for w in widths], *table]:

@@ -10,7 +10,10 @@ Backends don't time themselves; benchmarks time `Runner.forward` (which calls `i
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
+import shutil
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,7 +36,14 @@ class Backend:
     suffix: ClassVar[str]  # main file suffix, or "" for a folder
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
-    requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+    # what the format needs, checked without importing anything: top-level Python modules to
+    # export, top-level Python modules to load and run an artifact, and the external programs
+    # the export calls (found on PATH) -> how to install each one
+    export_requires: ClassVar[tuple[str, ...]] = ()
+    run_requires: ClassVar[tuple[str, ...]] = ()
+    binaries: ClassVar[dict[str, str]] = {}
+    # the longest a converter run out of process (contract/converter_process.py) may take
+    convert_timeout_s: ClassVar[float] = 1800.0
     # pip distributions the runner needs -> the version range it runs with ({"onnxruntime": ">=1.20"});
     # None: at least the version installed at export, the one the artifact is validated with
     runtime_versions: ClassVar[dict[str, str | None]] = {}
@@ -41,16 +51,25 @@ class Backend:
     # FORMAT_OPTIONS); one of the others set away from its default is refused
     format_options: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "requires" in vars(cls):  # a plugin written for the first contract would be unchecked
+            raise TypeError(f"{cls.__name__} declares 'requires', which was split: declare export_requires "
+                            "(modules to export) and run_requires (modules to load and run) instead")
+
     def availability(self) -> Availability:
-        """Can this backend export and run here? If not, why and how to fix."""
-        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
-        if missing:
-            return Availability(False, f"needs {', '.join(missing)}: pip install 'poseexport[{self.extra}]'")
-        return Availability(True)
+        """Can artifacts of this format be loaded and run here? If not, why and how to fix."""
+        return _missing(self.run_requires, {}, self.extra, "running")
 
     def export_availability(self) -> Availability:
-        """Exporting may be possible where running is not (CoreML on Linux); default: same."""
-        return self.availability()
+        """Can this format be exported here (modules and programs; running is `availability`)?"""
+        return _missing(self.export_requires, self.binaries, self.extra, "exporting")
+
+    def converter_timeout_s(self) -> float:
+        """`convert_timeout_s`, unless the user set POSEEXPORT_CONVERT_TIMEOUT_S."""
+        from .converter_process import converter_timeout_s
+
+        return converter_timeout_s(self.convert_timeout_s)
 
     def check_options(self, options: Any) -> None:
         """Refuse option values this format cannot honour (called before anything is traced)."""
@@ -81,13 +100,54 @@ class Backend:
         return found[0]
 
     def toolchain_versions(self) -> dict[str, str]:
+        """module -> installed version of every declared module, read from package metadata
+        (nothing is imported: a toolchain such as TensorFlow never loads into this process)."""
         versions = {}
-        for module in self.requires:
-            try:
-                versions[module] = getattr(importlib.import_module(module), "__version__", "?")
-            except ImportError:
-                pass
+        for module in dict.fromkeys((*self.export_requires, *self.run_requires)):
+            version = installed_version(module)
+            if version is not None:
+                versions[module] = version
         return versions
+
+
+def installed_version(module: str) -> str | None:
+    """The version of the distribution that provides `module`, None when it is not installed,
+    "unknown" when it is importable but no package metadata names it (a vendored copy)."""
+    for dist in _distributions_of(module):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown" if importlib.util.find_spec(module) is not None else None
+
+
+@cache
+def _distributions_of(top_module: str) -> tuple[str, ...]:
+    """Distributions that install `top_module` (its own name first: onnxruntime, not a fork)."""
+    found = _top_modules().get(top_module, [])
+    return tuple(sorted(set(found), key=lambda d: (_canonical(d) != _canonical(top_module), d)))
+
+
+@cache
+def _top_modules() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # scans site-packages once per process
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _missing(modules: tuple[str, ...], binaries: dict[str, str], extra: str | None, doing: str) -> Availability:
+    """Every missing module and program named, each with its fix."""
+    lost = [m for m in modules if importlib.util.find_spec(m) is None]
+    parts = []
+    if lost:
+        fix = f"pip install 'poseexport[{extra}]'" if extra else f"pip install {' '.join(lost)}"
+        parts.append(f"{doing} needs the Python module{'s' if len(lost) > 1 else ''} {', '.join(lost)}: {fix}")
+    for program, how in binaries.items():
+        if shutil.which(program) is None:
+            parts.append(f"{doing} needs the program {program} on PATH: {how}")
+    return Availability(False, "; ".join(parts)) if parts else Availability(True)
 
 
 def require(module: str, extra: str):

@@ -26,7 +26,7 @@ class NhwcUint8Backend(Backend):
     source = "onnx"
     suffix = ".onnx"
     capabilities = Capabilities(precisions=("fp32",), layout="NHWC")
-    requires = ("onnx", "onnxruntime")
+    export_requires = run_requires = ("onnx", "onnxruntime")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import onnx

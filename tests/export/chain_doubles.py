@@ -35,7 +35,7 @@ class Int8ChainBackend(Backend):
     source = Source("onnx", precision="int8")
     suffix = ".onnx"
     capabilities = Capabilities(precisions=("int8",))
-    requires = ("onnx", "onnxruntime")
+    export_requires = run_requires = ("onnx", "onnxruntime")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         ctx.metadata = replace(ctx.metadata, precision=source.metadata.precision,
@@ -67,7 +67,7 @@ class OnBrokenBackend(Backend):
     extra = "onnx"
     source = "broken-onnx"
     suffix = ".onnx"
-    requires = ("onnx", "onnxruntime")
+    export_requires = run_requires = ("onnx", "onnxruntime")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         return copy_with_metadata(source, ctx, out_dir, "on_broken")
