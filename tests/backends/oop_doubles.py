@@ -43,11 +43,11 @@ class OutOfProcessBackend(Backend):
     converter = "oop_doubles:convert_copy"
     converter_title = "The copy converter (test)"
 
-    def options(self) -> dict:
+    def converter_options(self) -> dict:
         return {}
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
-        request = converter_inputs(ctx, source, out_dir, self.options())
+        request = converter_inputs(ctx, source, out_dir, self.converter_options())
         result = run_converter(self.converter, request, ctx.work_dir, title=self.converter_title,
                                timeout_s=self.converter_timeout_s())
         model = Path(result["model"])
@@ -76,7 +76,7 @@ class OopCrashBackend(OutOfProcessBackend):
     converter = "oop_doubles:convert_crash"
     converter_title = "The crashing converter (test)"
 
-    def options(self) -> dict:
+    def converter_options(self) -> dict:
         return {"mode": os.environ.get(CRASH_ENV, "raise")}
 
 
@@ -86,7 +86,7 @@ class OopHangBackend(OutOfProcessBackend):
     converter_title = "The hanging converter (test)"
     convert_timeout_s = HANG_TIMEOUT_S
 
-    def options(self) -> dict:
+    def converter_options(self) -> dict:
         return {"pid_file": os.environ.get(PID_FILE_ENV, "")}
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +20,9 @@ from poseexport.contract.registry import get_backend, registered
 from poseexport.errors import ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import Metadata
 
-# every registered format, plus test doubles of the shapes the next formats have
-DOUBLE_FORMATS = {"nhwc-u8": "contract_doubles:NhwcUint8Backend"}
+# every registered format, plus test doubles of the shapes the next formats have: NHWC uint8
+# input, conversion out of process (the export-here-run-elsewhere double: test_export_here_run_there.py)
+DOUBLE_FORMATS = {"nhwc-u8": "contract_doubles:NhwcUint8Backend", "oop-ok": "oop_doubles:OopOkBackend"}
 FORMATS = sorted(registered()) + sorted(DOUBLE_FORMATS)
 IMGSZ = 64
 
@@ -29,6 +32,9 @@ def register_doubles(monkeypatch):
     from poseexport.contract.registry import EXTRA_BACKENDS_ENV
 
     monkeypatch.setenv(EXTRA_BACKENDS_ENV, ",".join(f"{k}={v}" for k, v in DOUBLE_FORMATS.items()))
+    # the out-of-process double's converter process imports its module from this folder
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
 
 
 def available_backend(name):
