@@ -9,7 +9,8 @@ from __future__ import annotations
 from .artifact import Artifact, Runner
 from .backend import Backend, require
 from .capabilities import Availability, Capabilities
+from .format_option import FormatOption
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
-__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "Runner", "Tolerance",
-           "require"]
+__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption", "Runner",
+           "Tolerance", "require"]

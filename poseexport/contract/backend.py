@@ -18,6 +18,7 @@ from poseexport.metadata import Metadata
 
 from .artifact import Artifact, Runner
 from .capabilities import Availability, Capabilities
+from .format_option import FormatOption
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
 
@@ -32,9 +33,9 @@ class Backend:
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
-    # the format-specific ExportOptions fields this format uses (see export/options.py
-    # FORMAT_OPTIONS); one of the others set away from its default is refused
-    format_options: ClassVar[tuple[str, ...]] = ()
+    # the options that belong to this format (the CLI's flags and model.export's keywords are
+    # built from them); an option the format does not declare is refused before any work
+    options: ClassVar[tuple[FormatOption, ...]] = ()
 
     def availability(self) -> Availability:
         """Can this backend export and run here? If not, why and how to fix."""
@@ -48,7 +49,8 @@ class Backend:
         return self.availability()
 
     def check_options(self, options: Any) -> None:
-        """Refuse option values this format cannot honour (called before anything is traced)."""
+        """Refuse option values this format cannot honour beyond their declared type and
+        choices, e.g. an opset out of range (called before anything is traced)."""
 
     def export(self, ctx: Any, source: Any, out_dir: Path) -> Artifact:
         """Write the artifact into `out_dir` (a fresh staging folder); `source` is the traced
