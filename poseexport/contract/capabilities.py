@@ -18,6 +18,6 @@ class Capabilities:
     precisions: tuple[str, ...] = ("fp32",)
     dynamic: bool = False  # dynamic batch / image size
     nms: bool = False  # in-graph NMS output
-    devices: tuple[str, ...] = ("cpu",)
+    devices: tuple[str, ...] = ("cpu",)  # device kinds its artifacts run on; export checks --device
     runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
     layout: str = "NCHW"
