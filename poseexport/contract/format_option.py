@@ -42,6 +42,8 @@ class FormatOption:
 
     def problem(self, value: Any) -> str | None:
         """Why `value` is not a valid value of this option, or None when it is."""
+        if value is None and self.default is None:  # None asks for the format's default
+            return None
         if self.type is bool:
             ok = isinstance(value, bool)
         elif self.type is float:

@@ -22,6 +22,8 @@ def test_cli_flag_follows_the_name_and_a_bools_default(option, flag):
 
 @pytest.mark.parametrize("option, value, problem", [
     (FormatOption("n", int, None, ""), 3, None),
+    (FormatOption("n", int, None, ""), None, None),  # None: the format's default
+    (FormatOption("n", int, 4, ""), None, "must be an integer, not NoneType"),
     (FormatOption("n", int, None, ""), True, "must be an integer, not bool"),
     (FormatOption("n", int, None, ""), 3.0, "must be an integer, not float"),
     (FormatOption("f", float, 1.0, ""), 2, None),
