@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
-from poseexport.contract.artifact_checks import check_output_shape, open_model_file
+from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import (
     BadArtifactError,
@@ -35,7 +35,7 @@ class OnnxBackend(Backend):
     source = "graph"
     suffix = ".onnx"
     # cuda: ONNX Runtime's CUDA provider (onnxruntime-gpu); the file itself is the same
-    capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True,
+    capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True, decode=("graph", "host"),
                                 devices=("cpu", "cuda"))
     requires = ("onnx", "onnxscript", "onnxruntime")
     options = (
@@ -124,11 +124,10 @@ class OnnxRunner(Runner):
                                          "its CUDA provider failed to initialise (see its log above)",
                                          "check the CUDA and cuDNN installation, or pass --device cpu")
         self.input_name = self.session.get_inputs()[0].name
-        check_output_shape(self.metadata, self.session.get_outputs()[0].shape, self.where)
+        check_output_shapes(self.metadata, [o.shape for o in self.session.get_outputs()], self.where)
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        out = self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})
-        return self.checked_output(np.asarray(out[0], dtype=np.float32))
+    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {self.input_name: inputs})
 
     def close(self) -> None:
         self.session = None
@@ -176,7 +175,8 @@ def export_graph_to_onnx(traced, path: Path, options) -> Path:
     opset = options.option("opset") or DEFAULT_OPSET
     try:
         program = torch.onnx.export(traced.program, (traced.example,), dynamo=True, opset_version=opset,
-                                    input_names=["images"], output_names=["output0"],
+                                    input_names=[traced.input_spec.name],
+                                    output_names=[o.name for o in traced.artifact_outputs],
                                     external_data=False, optimize=True, verbose=False)
         program.save(str(path), external_data=False)
     except Exception as err:

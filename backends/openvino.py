@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
-from poseexport.contract.artifact_checks import check_output_shape, open_model_file
+from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import BadArtifactError, UnsupportedOptionError
 from poseexport.metadata import METADATA_KEY, Metadata
@@ -116,13 +116,15 @@ class OpenVinoRunner(Runner):
 
         self.compiled = open_model_file("OpenVINO", files, compile_ir)
         self.request = self.compiled.create_infer_request()
-        shape = self.compiled.output(0).get_partial_shape()
-        check_output_shape(self.metadata, [d.get_length() if d.is_static else None for d in shape], self.where)
+        shapes = [[d.get_length() if d.is_static else None for d in out.get_partial_shape()]
+                  for out in self.compiled.outputs]
+        check_output_shapes(self.metadata, shapes, self.where)
+        self.n_outputs = len(shapes)
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(images, dtype=np.float32)
-        self.request.infer({0: x})
-        return self.checked_output(np.array(self.request.get_output_tensor(0).data, dtype=np.float32))
+    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
+        self.request.infer({0: inputs})
+        # copies: the request reuses its output buffers on the next call
+        return [np.array(self.request.get_output_tensor(i).data) for i in range(self.n_outputs)]
 
     def close(self) -> None:
         self.request = None

@@ -41,6 +41,7 @@ class TorchScriptBackend(Backend):
             # the exported graph asserts float32 inputs; a half copy of the export-mode module
             # (the same fused network the program came from) is traced instead
             module, example = copy.deepcopy(source.module).half(), example.half()
+            ctx.metadata = with_dtype(ctx.metadata, "float16")  # the half module takes and gives fp16
         with torch.no_grad():
             scripted = torch.jit.trace(module, example, check_trace=False)
         scripted = torch.jit.freeze(scripted.eval())
@@ -82,14 +83,26 @@ class TorchScriptRunner(Runner):
         main = Path(artifact.main_file)
         self.module = open_model_file("TorchScript", [main],
                                       lambda: torch.jit.load(str(main), map_location=self.device).eval())
-        self.half = self.metadata.precision.name == "fp16"
+        # fp16 artifacts from before the input spec said float16 still take float32 inputs
+        self.legacy_half = self.metadata.precision.name == "fp16" and self.input_spec.dtype == "float32"
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
+    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
         torch = self.torch
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)
+        x = torch.from_numpy(inputs).to(self.device)
         with torch.inference_mode():
-            out = self.module(x.half() if self.half else x)
-        return self.checked_output(out.float().cpu().numpy())  # TorchScript declares no output shape
+            out = self.module(x.half() if self.legacy_half else x)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if self.legacy_half:
+            outs = [o.float() for o in outs]
+        return self.checked_outputs([o.cpu().numpy() for o in outs])  # TorchScript declares no output shape
+
+
+def with_dtype(metadata: Metadata, dtype: str) -> Metadata:
+    """The metadata with every input and output tensor of dtype `dtype`."""
+    from dataclasses import replace
+
+    return replace(metadata, inputs=tuple(replace(i, dtype=dtype) for i in metadata.inputs),
+                   outputs=tuple(replace(o, dtype=dtype) for o in metadata.outputs))
 
 
 def read_metadata(path: Path) -> Metadata | None:

@@ -3,7 +3,7 @@
     python benchmarks/latency.py yolo11n-pose_onnx yolo11n-pose_onnx_int8 [--threads 1,2] [--runs 20]
     python benchmarks/latency.py yolo11n-pose_openvino --hint bf16   # OpenVINO's CPU default
 
-Prints median / p90 milliseconds of `Runner.infer` (timed here, from outside, as every
+Prints median / p90 milliseconds of `Runner.forward` (timed here, from outside, as every
 benchmark should) and the artifact size. Figures only: nothing is asserted.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
                 meta = runner.metadata
                 h, w = runner.imgsz
                 image, _ = preprocess([read_image(Path(args.image))], (h, w), stride=runner.stride)
-                timing = time_infer(runner.infer, image, plan)
+                timing = time_infer(runner.forward, image, plan)
             cells.append(f"{timing['p50_ms']:7.1f} / {timing['p90_ms']:6.1f}  ")
         size = folder_size_mb(Path(path))
         precision = meta.precision.name + (f"+{args.hint}" if args.hint else "")

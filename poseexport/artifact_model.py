@@ -52,7 +52,7 @@ class ArtifactModel(PredictsPoses, ValidatesPoses):
         return imgsz
 
     def forward_numpy(self, batch: np.ndarray) -> np.ndarray:
-        if self.metadata.outputs[0].kind != "raw":
+        if self.metadata.outputs[0].kind == "nms":
             raise UnsupportedOptionError(
                 "This artifact was exported with in-graph NMS",
                 "predict and val decode the raw output themselves",
@@ -64,9 +64,9 @@ class ArtifactModel(PredictsPoses, ValidatesPoses):
             for i in range(0, n, fixed_batch):
                 part = batch[i:i + fixed_batch]
                 pad = np.zeros((fixed_batch - len(part), *part.shape[1:]), part.dtype)
-                outs.append(self.runner.infer(np.concatenate([part, pad]))[:len(part)])
+                outs.append(self.runner.forward(np.concatenate([part, pad]))[:len(part)])
             return np.concatenate(outs)
-        return self.runner.infer(batch)
+        return self.runner.forward(batch)
 
     def __repr__(self) -> str:
         m = self.metadata

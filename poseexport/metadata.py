@@ -45,18 +45,33 @@ class InputSpec:
     shape: tuple  # ints, or strings for dynamic dims ("batch", "height", "width")
     layout: str = "NCHW"  # or NHWC
     color: str = "RGB"
-    dtype: str = "float32"
-    scale: float = 1 / 255  # pixel value multiplier before the network
+    dtype: str = "float32"  # float32 | float16 | uint8 | int8
+    # the tensor element for a 0..255 pixel p is p * scale + zero_point (rounded and clipped for
+    # integer dtypes): float32 [0, 1] is scale 1/255; raw uint8 pixels are scale 1; an int8 input
+    # quantised with zero point -128 is scale 1, zero_point -128 (contract/tensors.py)
+    scale: float = 1 / 255
     letterbox_pad: int = 114
+    zero_point: float = 0.0
 
 
 @dataclass(frozen=True)
 class OutputSpec:
+    """One output tensor. kind: "raw" (B, 4+nc+K*D, N) decoded in the graph; "nms" (B, max_det,
+    6+K*D); or "head": one raw head map of one level, decoded on the host (poseexport/decode/),
+    whose `meaning` is box_distribution | class_logits | keypoint_offsets and `stride` its level's.
+    A float value is (element - zero_point) * scale (integer dtypes; 1 and 0 for floats)."""
+
     name: str
     shape: tuple
-    kind: str  # "raw" (B, 4+nc+K*D, N) or "nms" (B, max_det, 6+K*D)
+    kind: str
     channels: tuple[str, ...]
     coordinates: str = "pixels"  # of the letterboxed input
+    dtype: str = "float32"
+    scale: float = 1.0
+    zero_point: float = 0.0
+    layout: str = ""  # head maps: "NCHW" (B, C, H, W) or "NHWC"; raw/nms: ""
+    meaning: str = ""
+    stride: int = 0
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None, veri
     """Open an exported artifact (file or folder) as a Runner with one API for every format;
     with `verify` (the default) its files are first checked against its manifest."""
     from poseexport.contract import Artifact
-    from poseexport.contract.registry import get_backend
+    from poseexport.contract.registry import get_backend, registered
 
     path = Path(path)
     if not path.exists():
@@ -44,6 +44,9 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None, veri
             if backend.sniff(path):
                 metadata = backend.read_native_metadata(path)
                 main = path if path.is_file() else backend.main_file_in(path)
+                # the file's own format opens it (an ONNX-based format is sniffed by ONNX too)
+                if metadata is not None and metadata.format != backend.name and metadata.format in registered():
+                    backend = get_backend(metadata.format)
                 return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device, threads=threads)
     raise BadArtifactError(
         f"{path} is not a poseexport artifact",

@@ -80,17 +80,17 @@ def size_mb(path: Path) -> float:
 # ---------------------------------------------------------------- ours (poseexport env) ---
 
 def ours_latency(args: argparse.Namespace) -> None:
-    """Internal step: time poseexport's Runner.infer in this fresh process (one thread count)."""
+    """Internal step: time poseexport's Runner.forward in this fresh process (one thread count)."""
     import poseexport
 
     x = np.load(args.input)
     with poseexport.load(args.artifact, threads=args.threads) as runner:
         for _ in range(args.warmup):
-            runner.infer(x)
+            runner.forward(x)
         times: list[float] = []
         while len(times) < args.runs and (len(times) < MIN_RUNS or sum(times) < args.max_seconds * 1000):
             start = time.perf_counter()
-            runner.infer(x)
+            runner.forward(x)
             times.append((time.perf_counter() - start) * 1000)
         hint = getattr(runner, "inference_precision", None)
     runtime = {"torchscript": "torch.jit", "onnx": "onnxruntime CPU"}.get(

@@ -120,7 +120,7 @@ def measure_artifact(cell: S.CellSpec, folder: Path, rec: CellRecorder) -> None:
         image = golden.input[:1]  # the first shipped reference photo: every cell (and the PyTorch row) is timed on it
         batch = image.repeat(runner.batch or 1, axis=0)
         start = time.perf_counter()
-        runner.infer(batch)
+        runner.forward(batch)
         rec.update(load_s=load_s, first_infer_ms=(time.perf_counter() - start) * 1000)
     except MemoryError:
         raise
@@ -157,7 +157,7 @@ def run_reference(cell: S.CellSpec, model, rec: CellRecorder) -> None:
             torch.set_num_threads(threads)
             self.batch = None
 
-        def infer(self, x: np.ndarray):
+        def forward(self, x: np.ndarray):
             return model.forward_numpy(x)
 
         def close(self) -> None:
@@ -179,7 +179,8 @@ def measure_latency(open_runner, image, fixed_batch: int | None, cell: S.CellSpe
         runner = open_runner(threads)
         try:
             for batch in batches:
-                row = time_infer(runner.infer, image.repeat(batch, axis=0), cell.options.latency)
+                # forward: the runtime call plus input encoding and host decode, as predict pays them
+                row = time_infer(runner.forward, image.repeat(batch, axis=0), cell.options.latency)
                 rows.append({"threads": threads, **row})
                 log(f"[{cell.name}] latency batch {batch}, {threads} thread(s): p50 {row['p50_ms']:.1f} ms "
                     f"({row['runs']} runs)")

@@ -1,6 +1,6 @@
 """Timing and sizes, taken from outside the runtime: one place for every format.
 
-Backends never time themselves; `time_infer` calls `infer` after warm-up and reports
+Backends never time themselves; `time_infer` calls `forward` after warm-up and reports
 percentiles of the wall-clock time per call, with the number of runs actually made.
 """
 from __future__ import annotations

@@ -31,6 +31,10 @@ def register(sub) -> None:
     parser.add_argument("--no-golden", dest="golden", action="store_false",
                         help="don't ship golden.npz (the real test inputs and expected outputs for selftest)")
     parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
+    parser.add_argument("--decode", choices=("graph", "host"), default="graph",
+                        help="graph (default): the artifact outputs decoded boxes and keypoints; host: it ends "
+                             "at the head's raw maps (one output per map and level, described in its metadata) "
+                             "and poseexport decodes them in numpy — for integer-only accelerators and C++ ports")
     parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (with --nms)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     imgsz = (args.imgsz, args.imgsz) if isinstance(args.imgsz, int) else args.imgsz
     options = ExportOptions(format=args.format, imgsz=imgsz, batch=args.batch, dynamic=args.dynamic,
                             half=args.half, int8=args.int8, data=args.data, fraction=args.fraction,
-                            golden=args.golden, nms=args.nms, conf=args.conf,
+                            golden=args.golden, nms=args.nms, decode=args.decode, conf=args.conf,
                             iou=args.iou, max_det=args.max_det, device=args.device,
                             out=Path(args.out) if args.out else None, force=args.force,
                             validate=args.validate, format_options=given_format_options(args))

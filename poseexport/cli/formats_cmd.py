@@ -31,10 +31,15 @@ def format_rows() -> list[dict]:
         rows.append({"format": backend.title, "argument": name, "suffix": backend.suffix or "folder",
                      "extra": backend.extra or "-", "available": bool(available),
                      "why_not": available.reason, "precisions": list(backend.capabilities.precisions),
-                     "dynamic": backend.capabilities.dynamic, "source": backend.source,
+                     "dynamic": backend.capabilities.dynamic, "source": _source_text(backend.source),
                      "devices": list(backend.capabilities.devices),
                      "options": [_option_row(o) for o in backend.options]})
     return rows
+
+
+def _source_text(source) -> str:
+    """"graph", a format name, or a Source (format and precision): as the table shows it."""
+    return source if isinstance(source, str) else source.describe()
 
 
 def _option_row(option) -> dict:

@@ -10,7 +10,8 @@ from .artifact import Artifact, Runner
 from .backend import Backend, require
 from .capabilities import Availability, Capabilities
 from .format_option import FormatOption
+from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
 __all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption", "Runner",
-           "Tolerance", "require"]
+           "Source", "Tolerance", "require"]

@@ -21,7 +21,14 @@ class Artifact:
 
 
 class Runner:
-    """An opened artifact. Use as a context manager; `infer` maps inputs to raw outputs."""
+    """An opened artifact. Use as a context manager.
+
+    `infer(x)` is the runtime call a backend implements: `x` is exactly the tensor the
+    artifact's input spec describes (layout, dtype, scale: contract/tensors.py builds it), and it
+    returns every output, in the metadata's order and the runtime's own dtype. `forward(batch)`
+    is what predict / val / validate / selftest call: canonical float32 NCHW RGB [0, 1] in, the
+    decoded float32 prediction out (host decode and dequantisation included).
+    """
 
     def __init__(self, artifact: Artifact):
         from .artifact_checks import check_metadata
@@ -41,14 +48,14 @@ class Runner:
         folder = Path(self.artifact.path)
         return folder if (folder / METADATA_FILE).is_file() else Path(self.artifact.main_file)
 
-    def checked_output(self, out: np.ndarray) -> np.ndarray:
-        """The first output is compared with the metadata once (runtimes that declare no shape)."""
+    def checked_outputs(self, outs: list[np.ndarray]) -> list[np.ndarray]:
+        """Every output is compared with the metadata once (runtimes that declare no shape)."""
         if not self._output_checked:
-            from .artifact_checks import check_output_shape
+            from .artifact_checks import check_output_shapes
 
-            check_output_shape(self.metadata, out.shape, self.where)
+            check_output_shapes(self.metadata, [o.shape for o in outs], self.where)
             self._output_checked = True
-        return out
+        return outs
 
     def __enter__(self) -> Runner:
         return self
@@ -59,9 +66,20 @@ class Runner:
     def close(self) -> None:
         """Release runtime resources (sessions, compiled models)."""
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        """float32 NCHW RGB [0, 1] batch -> the artifact's first output as float32."""
+    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """The input tensor as the input spec describes it -> every output (metadata order)."""
         raise NotImplementedError
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """float32 NCHW RGB [0, 1] batch -> the decoded prediction, float32: (B, 4 + nc + K*D, N),
+        or (B, max_det, 6 + K*D) for in-graph NMS."""
+        from .tensors import decode_outputs, encode_input
+
+        return decode_outputs(self.metadata, self.infer(encode_input(self.input_spec, batch)))
+
+    @property
+    def input_spec(self):
+        return self.metadata.inputs[0]
 
     # facts every predict/val path needs, from the metadata
     @property

@@ -54,21 +54,10 @@ def check_metadata(meta: Metadata, where: Path) -> None:
         _bad(where, "names", f"class indices are {sorted(facts.names)}, not 0..nc-1")
     if not meta.outputs:
         _bad(where, "outputs", "it lists no output")
-    out = meta.outputs[0]
-    want = 4 + nc + k * d if out.kind == "raw" else 6 + k * d
-    axis = 1 if out.kind == "raw" else 2
-    if out.kind not in ("raw", "nms"):
-        _bad(where, "outputs[0].kind", f"it is {out.kind!r}, not 'raw' or 'nms'")
-    if len(out.shape) != 3:
-        _bad(where, "outputs[0].shape", f"it is {list(out.shape)}, not 3 dimensions")
-    if isinstance(out.shape[axis], int) and out.shape[axis] != want:
-        _bad(where, "kpt_shape / names",
-             f"{nc} class(es) and kpt_shape {[k, d]} make {want} values per "
-             f"{'anchor' if out.kind == 'raw' else 'person'}, but outputs[0].shape is {list(out.shape)}")
-    if out.kind == "raw" and out.channels and len(out.channels) != want:
-        _bad(where, "kpt_shape / names",
-             f"{nc} class(es) and kpt_shape {[k, d]} make {want} output channels, but "
-             f"outputs[0].channels lists {len(out.channels)}")
+    if meta.outputs[0].kind == "head":
+        _check_head_outputs(meta, nc, k * d, where)
+    else:
+        _check_decoded_output(meta.outputs[0], nc, k, d, where)
     for field, values in (("keypoint_names", facts.keypoint_names), ("flip_idx", facts.flip_idx)):
         if values and len(values) != k:
             _bad(where, field, f"it has {len(values)} entries for kpt_shape {[k, d]} ({k} keypoints)")
@@ -79,19 +68,70 @@ def check_metadata(meta: Metadata, where: Path) -> None:
         _bad(where, "inputs[0].shape", f"it is {list(shape)}, not 4 dimensions")
 
 
-def check_output_shape(meta: Metadata, shape: Sequence, where: Path) -> None:
-    """The runtime's real output shape (ints, or names/None/-1 for dynamic dims) fits the metadata."""
-    declared = meta.outputs[0].shape
+def _check_decoded_output(out, nc: int, k: int, d: int, where: Path) -> None:
+    want = 4 + nc + k * d if out.kind == "raw" else 6 + k * d
+    axis = 1 if out.kind == "raw" else 2
+    if out.kind not in ("raw", "nms"):
+        _bad(where, "outputs[0].kind", f"it is {out.kind!r}, not 'raw', 'nms' or 'head'")
+    if len(out.shape) != 3:
+        _bad(where, "outputs[0].shape", f"it is {list(out.shape)}, not 3 dimensions")
+    if isinstance(out.shape[axis], int) and out.shape[axis] != want:
+        _bad(where, "kpt_shape / names",
+             f"{nc} class(es) and kpt_shape {[k, d]} make {want} values per "
+             f"{'anchor' if out.kind == 'raw' else 'person'}, but outputs[0].shape is {list(out.shape)}")
+    if out.kind == "raw" and out.channels and len(out.channels) != want:
+        _bad(where, "kpt_shape / names",
+             f"{nc} class(es) and kpt_shape {[k, d]} make {want} output channels, but "
+             f"outputs[0].channels lists {len(out.channels)}")
+
+
+def _check_head_outputs(meta: Metadata, nc: int, nk: int, where: Path) -> None:
+    """Host-decode maps: three per level, each 4-D, with the channels their meaning needs."""
+    from poseexport.decode.head_outputs import MEANINGS
+
+    levels: dict[int, set[str]] = {}
+    for i, out in enumerate(meta.outputs):
+        if out.kind != "head" or out.meaning not in MEANINGS:
+            _bad(where, f"outputs[{i}]", f"a host-decode artifact's outputs are head maps ({', '.join(MEANINGS)}), "
+                                         f"this one is kind {out.kind!r} meaning {out.meaning!r}")
+        if len(out.shape) != 4 or out.layout not in ("NCHW", "NHWC") or out.stride <= 0:
+            _bad(where, f"outputs[{i}]", f"shape {list(out.shape)}, layout {out.layout!r}, stride {out.stride} "
+                                         "do not describe a 4-D level map")
+        channels = out.shape[1] if out.layout == "NCHW" else out.shape[3]
+        want = {"class_logits": nc, "keypoint_offsets": nk}.get(out.meaning)
+        wrong = channels != want if want is not None else channels % 4 != 0  # box: 4 sides x bins
+        if isinstance(channels, int) and wrong:
+            _bad(where, "kpt_shape / names", f"outputs[{i}] ({out.meaning}) has {channels} channels; "
+                                             f"{nc} class(es) and {nk} keypoint values need {want or 'a multiple of 4'}")
+        levels.setdefault(out.stride, set()).add(out.meaning)
+    for stride, meanings in levels.items():
+        if meanings != set(MEANINGS):
+            _bad(where, "outputs", f"stride {stride} has {sorted(meanings)}, not all of {list(MEANINGS)}")
+
+
+def check_output_shapes(meta: Metadata, shapes: Sequence[Sequence], where: Path) -> None:
+    """The runtime's outputs (their shapes: ints, or names/None/-1 for dynamic dims) fit the metadata."""
+    if len(shapes) != len(meta.outputs):
+        raise BadArtifactError(f"The metadata of the artifact {where} does not describe its model",
+                               f"the model has {len(shapes)} output(s), the metadata lists {len(meta.outputs)}",
+                               "the metadata was edited or belongs to another model: " + _FIX)
+    for i, shape in enumerate(shapes):
+        check_output_shape(meta, shape, where, i)
+
+
+def check_output_shape(meta: Metadata, shape: Sequence, where: Path, index: int = 0) -> None:
+    """One runtime output's real shape fits the metadata's outputs[index]."""
+    declared = meta.outputs[index].shape
     real = [d if isinstance(d, int) and d >= 0 else None for d in shape]
     if len(real) != len(declared):
-        _bad(where, "outputs[0].shape", f"the metadata says {list(declared)}, the model's output has "
-                                        f"{len(real)} dimensions {list(shape)}")
+        _bad(where, f"outputs[{index}].shape", f"the metadata says {list(declared)}, the model's output has "
+                                               f"{len(real)} dimensions {list(shape)}")
     for axis, (ours, theirs) in enumerate(zip(declared, real)):
         if isinstance(ours, int) and theirs is not None and ours != theirs:
             k, d = meta.model.kpt_shape
             raise BadArtifactError(
                 f"The metadata of the artifact {where} does not describe its model",
-                f"the model's output is {list(shape)}, the metadata says {list(declared)} (axis {axis}; "
+                f"the model's output {index} is {list(shape)}, the metadata says {list(declared)} (axis {axis}; "
                 f"{len(meta.model.names)} class(es), kpt_shape {[k, d]})",
                 "the metadata was edited or belongs to another model: " + _FIX)
 

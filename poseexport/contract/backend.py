@@ -1,10 +1,11 @@
 """The backend contract: one class per export format.
 
-A backend declares what it needs (`source`: "graph" for the traced PyTorch program,
-or another backend's name such as "onnx"), what it can do (`capabilities`), whether
+A backend declares what it needs (`source`: "graph" for the traced PyTorch program, another
+backend's name such as "onnx" for its fp32 artifact, or a `Source` with a precision and options,
+see source.py), what it can do (`capabilities`), whether
 it can run here (`availability()`), and implements `export()` and `load()`. It never
 calls another backend: the pipeline builds the declared source and hands it over.
-Backends don't time themselves; benchmarks time `Runner.infer` from outside.
+Backends don't time themselves; benchmarks time `Runner.forward` (which calls `infer`) from outside.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from poseexport.metadata import Metadata
 from .artifact import Artifact, Runner
 from .capabilities import Availability, Capabilities
 from .format_option import FormatOption
+from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
 
@@ -28,7 +30,7 @@ class Backend:
     name: ClassVar[str]
     title: ClassVar[str]
     extra: ClassVar[str | None] = None  # pip extra that provides the toolchain
-    source: ClassVar[str] = "graph"
+    source: ClassVar[str | Source] = "graph"
     suffix: ClassVar[str]  # main file suffix, or "" for a folder
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES

@@ -21,3 +21,4 @@ class Capabilities:
     devices: tuple[str, ...] = ("cpu",)  # device kinds its artifacts run on; export checks --device
     runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
     layout: str = "NCHW"
+    decode: tuple[str, ...] = ("graph",)  # "host": can end the graph at the raw head maps

@@ -21,19 +21,11 @@ def declared(backend) -> dict[str, FormatOption]:
 
 
 def declaration(format_name: str, name: str) -> FormatOption | None:
-    """The declaration of `name` for `format_name`: its own, else its source's (an OpenVINO
-    export builds its ONNX source with the ONNX defaults it does not override)."""
+    """The declaration of `name` by the format `format_name` (an upstream stage of a chain has
+    its own format: export/pipeline.py upstream_options)."""
     from ..contract.registry import get_backend
 
-    seen = set()
-    while format_name != "graph" and format_name not in seen:
-        seen.add(format_name)
-        backend = get_backend(format_name)
-        found = declared(backend).get(name)
-        if found is not None:
-            return found
-        format_name = backend.source
-    return None
+    return declared(get_backend(format_name)).get(name)
 
 
 def check_given(backend, given: Mapping[str, Any], core: Iterable[str], cli: bool = False) -> None:

@@ -10,6 +10,7 @@ from ..contract.format_option import OptionValues
 from ..errors import UnsupportedOptionError
 
 MIN_CALIBRATION_IMAGES = 32
+DECODE_CHOICES = ("graph", "host")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ExportOptions:
     fraction: float = 1.0  # of the calibration images to use
     golden: bool = True  # ship golden.npz (real inputs + expected outputs) for `poseexport selftest`
     nms: bool = False
+    decode: str = "graph"  # "host": the graph ends at the head's raw maps (poseexport/decode/)
     conf: float = 0.25
     iou: float = 0.7
     max_det: int = 300
@@ -56,7 +58,7 @@ class ExportOptions:
 
         found = declaration(self.format, name)
         if found is None:
-            raise KeyError(f"no format option '{name}' is declared by {self.format} or its source")
+            raise KeyError(f"no format option '{name}' is declared by {self.format}")
         return found.default
 
     def record(self) -> dict[str, Any]:
@@ -94,6 +96,14 @@ class ExportOptions:
             raise UnsupportedOptionError(f"fraction {self.fraction} is outside (0, 1]",
                                          "it is the share of calibration images to use",
                                          "pass a value such as 0.5 or 1.0")
+        if self.decode not in DECODE_CHOICES:
+            raise UnsupportedOptionError(f"--decode {self.decode} is not known",
+                                         "the box / keypoint decode runs in the graph or on the host",
+                                         f"use one of: {', '.join(DECODE_CHOICES)}")
+        if self.decode == "host" and self.nms:
+            raise UnsupportedOptionError("--decode host and --nms cannot be combined",
+                                         "the in-graph NMS needs the decoded boxes inside the graph",
+                                         "drop --nms (poseexport runs NMS after the host decode), or drop --decode host")
         self.check_format_options()
         return replace(self, imgsz=sizes)
 

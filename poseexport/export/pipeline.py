@@ -45,7 +45,7 @@ def export_model(model, options: ExportOptions, log=print):
     start = time.perf_counter()
     target = prepare_output(final_dir, label)  # refuses an unusable --out before any work
     try:
-        artifact, traced, golden = build_artifact(model, backend, options, target.work)
+        artifact, traced, golden = build_artifact(model, backend, options, target.work, log)
         staging = artifact.path
         if options.validate:
             began = time.perf_counter()
@@ -67,7 +67,7 @@ def export_model(model, options: ExportOptions, log=print):
     return artifact
 
 
-def build_artifact(model, backend, options: ExportOptions, work_dir: Path):
+def build_artifact(model, backend, options: ExportOptions, work_dir: Path, log=print):
     """Trace, calibrate, convert and write the golden vector into work_dir/artifact; returns
     (artifact, traced model, the golden vector's manifest entry or None)."""
     traced = trace_model(model, options, work_dir)
@@ -75,7 +75,7 @@ def build_artifact(model, backend, options: ExportOptions, work_dir: Path):
     metadata = base_metadata(backend, traced, options)
     ctx = ExportContext(options=options, traced=traced, metadata=metadata, work_dir=work_dir,
                         calibration=calibration)
-    source = build_source(backend.source, ctx)
+    source = build_source(backend.source, ctx, log)
     staging = work_dir / "artifact"
     staging.mkdir()
     try:
@@ -103,6 +103,10 @@ def check_supported(backend, options: ExportOptions) -> None:
         raise UnsupportedOptionError("--nms and --dynamic cannot be combined",
                                      "the in-graph NMS keeps a fixed number of candidates per image",
                                      "export with a fixed size for --nms, or drop --nms")
+    if options.decode not in caps.decode:
+        raise UnsupportedOptionError(f"{backend.title} cannot export with --decode {options.decode}",
+                                     f"this backend decodes {' or '.join(f'--decode {d}' for d in caps.decode)} only",
+                                     "drop --decode, or export to a format that offers it (poseexport formats)")
     if options.nms and not caps.nms:
         raise UnsupportedOptionError(f"{backend.title} cannot embed NMS in the graph",
                                      "this backend exports the raw output only",
@@ -152,27 +156,77 @@ def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metad
     # known before conversion only when validation is skipped; otherwise set after it ran
     validation = None if options.validate else validation_status.not_run("exported with --no-validate")
     return Metadata(format=backend.name, precision=Precision(options.precision), inputs=(spec,),
-                    outputs=(traced.output_spec,), model=traced.facts, toolchain=toolchain,
+                    outputs=traced.artifact_outputs, model=traced.facts, toolchain=toolchain,
                     source_sha256=traced.source_sha256, options=json.loads(json.dumps(opts, default=str)),
                     validation=validation)
 
 
-def build_source(name: str, ctx: ExportContext):
-    """The traced graph, or an upstream artifact (fp32) built once per export and reused."""
-    if name == "graph":
+def build_source(declared, ctx: ExportContext, log=print):
+    """The traced graph, or the upstream artifact `declared` names (contract/source.py), built once
+    per export for each (format, precision, options) and validated before it is used."""
+    from poseexport.contract.registry import get_backend
+    from poseexport.contract.source import as_source
+
+    source = as_source(declared)
+    if source is None:
         return ctx.traced
+    if source.key in ctx.traced.derived:
+        return ctx.traced.derived[source.key]
+    upstream = get_backend(source.format)
+    options = upstream_options(ctx.options, source)
+    check_supported(upstream, options)
+    calibration = ctx.calibration
+    if options.int8 and calibration is None:
+        options.check_calibration()
+        calibration = load_calibration(options, ctx.traced.facts.stride)
+    up_ctx = ExportContext(options=options, traced=ctx.traced, metadata=base_metadata(upstream, ctx.traced, options),
+                           work_dir=ctx.work_dir, calibration=calibration)
+    folder = ctx.work_dir / ("source-" + "-".join(str(p) for p in source.key[:2]) + f"-{len(ctx.traced.derived)}")
+    folder.mkdir()
+    artifact = upstream.export(up_ctx, build_source(upstream.source, up_ctx, log), folder)
+    if ctx.options.validate:
+        check_upstream(artifact, upstream, source, ctx, log)
+    ctx.traced.derived[source.key] = artifact
+    return artifact
+
+
+def upstream_options(options: ExportOptions, source) -> ExportOptions:
+    """The export options of an upstream stage: the downstream's shared ones (decode and NMS too:
+    every stage converts the one traced graph), the source's format, precision and options, and of
+    the downstream's own format options only those the upstream declares under the same name (the
+    downstream declares them to pass them on: OpenVINO's simplify is its ONNX source's)."""
     from poseexport.contract.registry import get_backend
 
-    if name in ctx.traced.derived:
-        return ctx.traced.derived[name]
-    upstream = get_backend(name)
-    up_ctx = ExportContext(options=replace(ctx.options, half=False, int8=False), traced=ctx.traced,
-                           metadata=base_metadata(upstream, ctx.traced, ctx.options), work_dir=ctx.work_dir)
-    folder = ctx.work_dir / f"source-{name}"
-    folder.mkdir()
-    artifact = upstream.export(up_ctx, build_source(upstream.source, up_ctx), folder)
-    ctx.traced.derived[name] = artifact
-    return artifact
+    from .format_options import declared
+    from .options import CORE_OPTIONS
+
+    if "decode" in source.options or "nms" in source.options:
+        raise ExportFailedError(f"The source {source.describe()} sets decode or nms",
+                                "every stage of a chain converts the same traced graph",
+                                "declare the source without them; the user's --decode / --nms apply to the chain")
+    takes = declared(get_backend(source.format))
+    passed = {k: v for k, v in options.format_options.items() if k in takes}
+    own = {**passed, **{k: v for k, v in source.options.items() if k not in CORE_OPTIONS}}
+    shared = {k: v for k, v in source.options.items() if k in CORE_OPTIONS}
+    upstream = replace(options, format=source.format, half=source.precision == "fp16",
+                       int8=source.precision == "int8", format_options=own, **shared)
+    upstream.check_format_options()  # a source declaring an option its format lacks is refused here
+    return upstream
+
+
+def check_upstream(artifact, upstream, source, ctx: ExportContext, log) -> None:
+    """Validate an intermediate artifact where its runtime runs here; a failure stops the chain."""
+    available = upstream.availability()
+    if not available:
+        log(f"upstream {source.describe()}: not validated here ({available.reason}); the final artifact is")
+        return
+    report = validate_artifact(artifact, upstream, ctx.traced, log=lambda *_: None)
+    if not report.passed:
+        raise ExportFailedError(f"The intermediate {upstream.title} {source.precision} artifact does not match "
+                                f"the PyTorch model, so {ctx.options.format} was not built from it",
+                                "its validation failed:\n" + report.table(),
+                                "try another precision or opset for that stage, or report it")
+    log(f"upstream {source.describe()}: validated ({report.verdict.strip()})")
 
 
 def write_sidecars(folder: Path, metadata: Metadata, main: Path, golden: dict | None = None) -> None:

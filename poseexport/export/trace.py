@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..decode.head_outputs import head_output_specs
 from ..errors import ExportFailedError
 from ..keypoints import default_keypoint_facts
 from ..metadata import InputSpec, ModelFacts, OutputSpec, output_channels
@@ -31,14 +32,21 @@ class TracedModel:
     program: torch.export.ExportedProgram
     example: torch.Tensor
     input_spec: InputSpec
-    output_spec: OutputSpec
+    output_spec: OutputSpec  # the decoded prediction the references hold ("raw" or "nms")
     facts: ModelFacts
     source_sha256: str | None
     reference_inputs: np.ndarray  # (R, 3, H, W) float32
     reference_names: list[str]
     reference_outputs: np.ndarray  # (R, C, N) or (R, max_det, 6+nk)
     work_dir: Path | None = None
-    derived: dict[str, Path] = field(default_factory=dict)  # e.g. "onnx" -> file built once
+    derived: dict = field(default_factory=dict)  # upstream artifacts built once, by (format, precision, options)
+    # what the exported graph returns: (output_spec,) when it decodes in the graph; the raw head
+    # maps of every level with `--decode host` (poseexport/decode/)
+    artifact_outputs: tuple[OutputSpec, ...] = ()
+
+    def __post_init__(self):
+        if not self.artifact_outputs:
+            self.artifact_outputs = (self.output_spec,)
 
 
 def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
@@ -49,6 +57,10 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
     module: nn.Module = net
     if options.nms:
         module = NmsWrapper(net, conf=options.conf, iou=options.iou, max_det=options.max_det)
+    graph_module = module
+    if options.decode == "host":  # the graph ends at the head's raw maps; references stay decoded
+        graph_module = copy.deepcopy(net)
+        graph_module.head.raw_maps = True
     h, w = options.imgsz
     strides = [int(s) for s in net.stride.tolist()]
     stride = max(strides)
@@ -62,7 +74,7 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
         dynamic_shapes = {"x": {0: batch, 2: stride * hh, 3: stride * ww}}
     try:
         with torch.no_grad():
-            program = torch.export.export(module, (example,), dynamic_shapes=dynamic_shapes, strict=False)
+            program = torch.export.export(graph_module, (example,), dynamic_shapes=dynamic_shapes, strict=False)
     except Exception as err:  # torch.export raises many kinds; keep its message
         raise ExportFailedError("Tracing the model with torch.export failed", str(err).splitlines()[0],
                                 "report this with the model config; try without --dynamic / --nms") from err
@@ -86,12 +98,16 @@ def trace_model(model, options: ExportOptions, work_dir: Path) -> TracedModel:
         anchors = "anchors" if options.dynamic else sum((h // s) * (w // s) for s in strides)
         output_spec = OutputSpec(name="output0", shape=(in_shape[0], 4 + net.nc + nk, anchors),
                                  kind="raw", channels=output_channels(net.nc, kpt_shape, names, kpt_names))
+    artifact_outputs = (output_spec,)
+    if options.decode == "host":
+        artifact_outputs = head_output_specs(strides, (h, w), in_shape[0], net.nc, kpt_shape, names, kpt_names,
+                                             net.head.reg_max, options.dynamic)
     ref_names, ref_inputs, ref_outputs = _references(module, (h, w), stride, options.data)
     sha = getattr(getattr(model, "checkpoint", None), "sha256", None)
     return TracedModel(module=module, program=program, example=example, input_spec=input_spec,
                        output_spec=output_spec, facts=facts, source_sha256=sha,
                        reference_inputs=ref_inputs, reference_names=ref_names,
-                       reference_outputs=ref_outputs, work_dir=work_dir)
+                       reference_outputs=ref_outputs, work_dir=work_dir, artifact_outputs=artifact_outputs)
 
 
 def _references(module: nn.Module, imgsz: tuple[int, int], stride: int, data: str | None):

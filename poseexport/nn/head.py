@@ -68,6 +68,7 @@ class PoseHead(nn.Module):
         self.reg_max = REG_MAX
         self.no = nc + 4 * REG_MAX
         self.register_buffer("stride", torch.zeros(self.nl), persistent=False)
+        self.raw_maps = False  # True in a `--decode host` export: forward returns level_maps
         c_box = max(16, channels[0] // 4, 4 * REG_MAX)
         c_cls = max(channels[0], min(nc, 100))
         c_kpt = max(channels[0] // 4, self.nk)
@@ -81,12 +82,19 @@ class PoseHead(nn.Module):
             for c in channels)
 
     def forward(self, feats: list[torch.Tensor]):
+        if self.raw_maps:
+            return self.level_maps(feats)
         b = feats[0].shape[0]
         maps = [torch.cat((self.cv2[i](f), self.cv3[i](f)), 1) for i, f in enumerate(feats)]
         kpt = torch.cat([self.cv4[i](f).view(b, self.nk, -1) for i, f in enumerate(feats)], -1)
         if self.training:
             return maps, kpt
         return self.decode(maps, kpt)
+
+    def level_maps(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Per level: box distribution logits, class logits, raw keypoints (the host-decode
+        export's outputs; poseexport/decode/ reproduces `decode` from them)."""
+        return tuple(t for i, f in enumerate(feats) for t in (self.cv2[i](f), self.cv3[i](f), self.cv4[i](f)))
 
     def decode(self, maps: list[torch.Tensor], kpt: torch.Tensor) -> torch.Tensor:
         """Raw level maps + raw keypoints -> (B, 4 + nc + nk, A) in input pixels."""

@@ -1,6 +1,6 @@
 """Validation on YOLO-pose datasets, for PyTorch and every exported runtime alike.
 
-    validate(runner.infer, "coco8-pose.yaml", ValOptions(), names=..., kpt_shape=..., stride=32)
+    validate(runner.forward, "coco8-pose.yaml", ValOptions(), names=..., kpt_shape=..., stride=32)
     validate_model(PoseModel("yolo11n-pose.pt"), "coco8-pose.yaml", rect=True)
 """
 from __future__ import annotations

@@ -259,7 +259,7 @@ def run_each(runner, inputs: np.ndarray) -> np.ndarray:
     """The runner's output for each input image, one image per call (repeated to fill a
     static batch), so every format is compared on exactly the same calls."""
     batch = runner.batch or 1
-    return np.concatenate([np.asarray(runner.infer(np.repeat(inputs[i:i + 1], batch, axis=0)))[:1]
+    return np.concatenate([runner.forward(np.repeat(inputs[i:i + 1], batch, axis=0))[:1]
                            for i in range(len(inputs))]).astype(np.float32)
 
 

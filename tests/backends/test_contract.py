@@ -18,8 +18,17 @@ from poseexport.contract.registry import get_backend, registered
 from poseexport.errors import ExportFailedError, UnsupportedOptionError
 from poseexport.metadata import Metadata
 
-FORMATS = sorted(registered())
+# every registered format, plus test doubles of the shapes the next formats have
+DOUBLE_FORMATS = {"nhwc-u8": "contract_doubles:NhwcUint8Backend"}
+FORMATS = sorted(registered()) + sorted(DOUBLE_FORMATS)
 IMGSZ = 64
+
+
+@pytest.fixture(autouse=True)
+def register_doubles(monkeypatch):
+    from poseexport.contract.registry import EXTRA_BACKENDS_ENV
+
+    monkeypatch.setenv(EXTRA_BACKENDS_ENV, ",".join(f"{k}={v}" for k, v in DOUBLE_FORMATS.items()))
 
 
 def available_backend(name):
@@ -50,7 +59,7 @@ def test_export_load_matches_pytorch(name, tiny_reference, exported):
     x = np.random.default_rng(1).random((1, 3, IMGSZ, IMGSZ), dtype=np.float32)
     expected = tiny_reference(x)
     with poseexport.load(artifact.path) as runner:
-        got = runner.infer(x)
+        got = runner.forward(x)
         assert runner.names == {0: "person"} and runner.kpt_shape == (17, 3)
     assert got.shape == expected.shape == (1, 56, 84)
     assert float(np.abs(got - expected).max()) < 1e-3
@@ -141,7 +150,7 @@ def test_dynamic_export_runs_at_two_sizes(name, tiny, tiny_reference, tmp_path):
     with poseexport.load(artifact.path) as runner:
         for shape, anchors in (((1, 3, 64, 64), 84), ((3, 3, 96, 128), 252)):
             x = rng.random(shape, dtype=np.float32)
-            got = runner.infer(x)
+            got = runner.forward(x)
             assert got.shape == (shape[0], 56, anchors)
             assert float(np.abs(got - tiny_reference(x)).max()) < 1e-3
 
@@ -154,3 +163,27 @@ def test_folder_without_sidecars_loads_by_content(exported, tmp_path):
     (folder / "manifest.json").unlink()
     with poseexport.load(folder) as runner:
         assert runner.metadata.format == "openvino" and runner.kpt_shape == (17, 3)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_selftest_gives_the_export_verdict(name, exported):
+    from poseexport.selftest import selftest
+
+    artifact = exported(name)
+    lines = []
+    assert selftest(artifact.path, log=lines.append) is True
+    assert "PASSED" in lines[-1]
+
+
+def test_nhwc_uint8_artifact_predicts_like_onnx(exported, data_dir):
+    """The double's runner takes only NHWC uint8: predict through it equals the ONNX artifact's."""
+    from poseexport.artifact_model import ArtifactModel
+
+    nhwc = ArtifactModel(exported("nhwc-u8").path)
+    spec = nhwc.metadata.inputs[0]
+    assert (spec.layout, spec.dtype, spec.scale, spec.shape) == ("NHWC", "uint8", 1.0, (1, IMGSZ, IMGSZ, 3))
+    image = str(data_dir / "images" / "bus.jpg")
+    a = nhwc.predict(image, imgsz=IMGSZ, conf=0.01)[0]
+    b = ArtifactModel(exported("onnx").path).predict(image, imgsz=IMGSZ, conf=0.01)[0]
+    assert len(a.boxes.xyxy) == len(b.boxes.xyxy) > 0
+    assert float(np.abs(a.keypoints.xy - b.keypoints.xy).max()) < 1e-3

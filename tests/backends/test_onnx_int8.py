@@ -53,7 +53,7 @@ def tiny_int8(tiny, data_dir, tmp_path_factory):
 def test_tiny_int8_loads_and_records_its_calibration(tiny_int8):
     with poseexport.load(tiny_int8.path) as runner:
         x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
-        y = runner.infer(x)
+        y = runner.forward(x)
         assert y.shape == (1, 56, 84) and np.isfinite(y).all()
         assert runner.metadata.precision.name == "int8"
     meta = Metadata.from_json((tiny_int8.path / "metadata.json").read_text())
@@ -144,7 +144,7 @@ def test_yolo11n_pose_int8_matches_fp32(data_dir, official_pt, tmp_path):
              *sorted((data_dir / "coco-val-pose" / "images").glob("*.jpg"))]
     x = np.concatenate([preprocess([read_image(f)], 640)[0] for f in files])
     with poseexport.load(artifact.path) as runner:
-        ours = np.concatenate([runner.infer(x[i:i + 1]) for i in range(len(x))])
+        ours = np.concatenate([runner.forward(x[i:i + 1]) for i in range(len(x))])
     ref = np.concatenate([model.forward_numpy(x[i:i + 8]) for i in range(0, len(x), 8)])
     agree = _match_detections(non_max_suppression(ours), non_max_suppression(ref), (17, 3))
     # limits: measured on an Intel Xeon (AMX, AVX-512 VNNI); the recipe's integer sums are

@@ -47,7 +47,7 @@ def test_fp32_matches_pytorch_at_two_sizes_in_f32(tiny_reference, fp32):
         assert runner.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
         for shape in ((1, 3, IMGSZ, IMGSZ), (2, 3, 96, 128)):
             x = images(*shape)
-            got, expected = runner.infer(x), tiny_reference(x)
+            got, expected = runner.forward(x), tiny_reference(x)
             anchors = sum((shape[2] // s) * (shape[3] // s) for s in (8, 16, 32))
             assert got.dtype == np.float32 and got.shape == expected.shape == (shape[0], 56, anchors)
             assert float(np.abs(got - expected).max()) < 1e-4
@@ -71,7 +71,7 @@ def test_metadata_round_trips_from_the_xml_alone(fp32, tmp_path):
         assert runner.names == {0: "person"} and runner.kpt_shape == (17, 3) and runner.stride == 32
         x = images(1, 3, IMGSZ, IMGSZ)
         with poseexport.load(fp32.path) as original:
-            assert np.array_equal(runner.infer(x), original.infer(x))
+            assert np.array_equal(runner.forward(x), original.forward(x))
     # convert_model copies the ONNX metadata into rt_info/framework: the stale entry is dropped
     framework = ElementTree.parse(folder / "best.xml").getroot().find("rt_info/framework")
     assert framework.find("poseexport") is None and framework.find("names").get("value") == '{"0": "person"}'
@@ -94,7 +94,7 @@ def test_fp16_stores_half_weights_and_stays_close(tiny, tiny_reference, fp32, tm
     x = images(1, 3, IMGSZ, IMGSZ)
     with poseexport.load(half.path) as runner:
         assert runner.metadata.precision.name == "fp16" and runner.inference_precision == "f32"
-        got = runner.infer(x)
+        got = runner.forward(x)
     expected = tiny_reference(x)
     assert float(np.abs(got - expected).max()) < 0.05
 
@@ -105,7 +105,7 @@ def test_runner_threads_and_hint_override(fp32):
     x = images(1, 3, IMGSZ, IMGSZ)
     with OpenVinoRunner(fp32, threads=1) as one, OpenVinoRunner(fp32) as default:
         assert one.compiled.get_property("INFERENCE_NUM_THREADS") == 1
-        assert np.allclose(one.infer(x), default.infer(x), atol=1e-5)
+        assert np.allclose(one.forward(x), default.forward(x), atol=1e-5)
     with pytest.raises(UnsupportedOptionError, match="device cpu"):
         OpenVinoRunner(fp32, device="cuda:0")
 

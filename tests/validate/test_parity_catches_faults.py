@@ -31,8 +31,8 @@ class AlteredRunner:
         self.runner, self.alter, self.calls = runner, alter, 0
         self.metadata, self.batch = runner.metadata, runner.batch
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        out = np.array(self.runner.infer(images), dtype=np.float32)
+    def forward(self, images: np.ndarray) -> np.ndarray:
+        out = np.array(self.runner.forward(images), dtype=np.float32)
         self.calls += 1
         return self.alter(out) if self.calls == 1 else out
 
