@@ -34,10 +34,11 @@ class OnnxBackend(Backend):
     extra = "onnx"
     source = "graph"
     suffix = ".onnx"
-    # cuda: ONNX Runtime's CUDA provider (onnxruntime-gpu); the file itself is the same
+    # cuda: through onnxruntime-gpu's CUDAExecutionProvider (OnnxRunner refuses it when absent)
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True, decode=("graph", "host"),
                                 devices=("cpu", "cuda"))
     requires = ("onnx", "onnxscript", "onnxruntime")
+    runtime_versions = {"onnxruntime": None}  # onnxruntime-gpu counts: it provides the same module
     options = (
         FormatOption("opset", int, None, f"ONNX opset, {MIN_OPSET} up to the newest the installed onnx knows "
                                          f"(default {DEFAULT_OPSET}); the metadata records the opset the file has"),

@@ -34,6 +34,7 @@ class OpenVinoBackend(Backend):
     suffix = ""  # a folder holding <arch>.xml and <arch>.bin
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=True, nms=True)
     requires = ("openvino",)
+    runtime_versions = {"openvino": None}
     # read by the ONNX source this format is converted from (the ONNX export step)
     options = (FormatOption("simplify", bool, True, "onnxslim simplification of the intermediate ONNX "
                                                     "graph before conversion (default on; --no-simplify "

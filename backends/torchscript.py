@@ -29,6 +29,7 @@ class TorchScriptBackend(Backend):
                                 devices=("cpu", "cuda"))
     options = (FormatOption("mobile", bool, False, "also write a lite-interpreter copy (.ptl), "
                                                    "mobile-optimised when torch has XNNPACK"),)
+    runtime_versions = {"torch": None}  # an archive from a newer torch may not load in an older one
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import copy

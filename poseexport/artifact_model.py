@@ -1,7 +1,10 @@
 """ArtifactModel: an exported artifact behind the same predict / stream / val surface as PoseModel.
 
-Every runtime goes through exactly the PyTorch path's pre- and post-processing; only
-`forward_numpy` differs (the Runner's `infer`).
+`PoseModel(path)` of an artifact (file or folder) returns one (poseexport/model.py), as does
+`open_model` (poseexport/model_opener.py). Every runtime goes through exactly the PyTorch path's
+pre- and post-processing; only `forward_numpy` differs (the Runner's `forward`). Exporting and
+training need the network's weights, which an artifact does not carry as PyTorch: both refuse.
+This module imports no torch (predict and val of artifacts run where torch is absent).
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from .val.api import ValidatesPoses
 
 
 class ArtifactModel(PredictsPoses, ValidatesPoses):
+    """An opened artifact with predict / stream / val (and `runner`, `metadata`)."""
+
     def __init__(self, path: str | Path, device: str = "cpu", verify: bool = True):
         self.runner = load(path, device=device, verify=verify)
         self.metadata = self.runner.metadata
@@ -68,19 +73,59 @@ class ArtifactModel(PredictsPoses, ValidatesPoses):
             return np.concatenate(outs)
         return self.runner.forward(batch)
 
+    def info(self) -> dict:
+        """What the artifact is: format, precision, input, names, keypoints, validation at export."""
+        from .validation_status import status_of
+
+        m = self.metadata
+        return {"model": self.arch_name, "format": m.format, "precision": m.precision.name,
+                "input": list(m.inputs[0].shape), "names": self.names, "kpt_shape": list(self.kpt_shape),
+                "validation": status_of(m.validation), "path": str(self.source)}
+
+    def export(self, format: str = "onnx", log=print, **options):
+        """Refused: exporting traces the PyTorch network, which an artifact does not hold."""
+        raise self.needs_pytorch("export")
+
+    def train(self, data=None, **options):
+        """Refused: training updates PyTorch weights, which an artifact does not hold."""
+        raise self.needs_pytorch("train")
+
+    def needs_pytorch(self, action: str) -> UnsupportedOptionError:
+        """The error for `action` (export, train) asked of an artifact."""
+        m = self.metadata
+        return needs_pytorch(self.source, action, f"an exported {m.format} {m.precision.name} artifact",
+                             m.model.arch)
+
     def __repr__(self) -> str:
         m = self.metadata
         return f"ArtifactModel({m.format} {m.precision.name}: {self.source})"
 
 
-def open_model(model: str | Path, device: str = "cpu", verify: bool = True):
-    """A PoseModel for checkpoints and configs, an ArtifactModel for exported artifacts
-    (`verify`: check the artifact's files against its manifest first)."""
-    if isinstance(model, (str, Path)) and Path(model).is_dir() and not is_artifact(model):
-        check_model_folder(Path(model))
-        return ArtifactModel(model, device=device, verify=verify)  # an IR folder without sidecar: sniffed by load
-    if is_artifact(model):
-        return ArtifactModel(model, device=device, verify=verify)
-    from .model import PoseModel
+def needs_pytorch(source, action: str, what: str = "an exported artifact",
+                  arch: str = "yolo11n-pose") -> UnsupportedOptionError:
+    return UnsupportedOptionError(
+        f"Cannot {action} {source}: it is {what}",
+        f"{action} needs the PyTorch model (its network and weights); an artifact can predict, stream and val",
+        f"pass the checkpoint (.pt) or config (.yaml) it came from, e.g. --model {arch}.pt "
+        f"(Python: PoseModel('{arch}.pt').{action}(...))")
 
-    return PoseModel(model, device=device)
+
+def refuse_artifact(model, action: str) -> None:
+    """`action` needs a PyTorch model: an ArtifactModel, or a path PoseModel would open as one, is refused."""
+    if isinstance(model, ArtifactModel):
+        raise model.needs_pytorch(action)
+    if opens_as_artifact(model):
+        raise needs_pytorch(model, action)
+
+
+def opens_as_artifact(model) -> bool:
+    """Is `model` an exported artifact (file or folder) rather than a checkpoint or config? A folder
+    that is neither an artifact nor an OpenVINO IR pair is refused here, named for what it holds."""
+    if not isinstance(model, (str, Path)):
+        return False
+    path = Path(model)
+    if path.is_dir():
+        if not is_artifact(path):
+            check_model_folder(path)  # raises, except for an IR folder without sidecar (load sniffs it)
+        return True
+    return is_artifact(path)

@@ -70,3 +70,7 @@ class ValidationFailedError(PoseExportError):
 
 class BadArtifactError(PoseExportError):
     """A file or folder that is not a loadable poseexport artifact."""
+
+
+class RequirementsNotMetError(PoseExportError):
+    """An artifact that needs another OS, device or runtime version than this machine has."""

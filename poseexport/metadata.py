@@ -88,6 +88,15 @@ class ModelFacts:
 
 
 @dataclass(frozen=True)
+class Requirements:
+    """What the artifact needs to run (checked by `poseexport.load` before the runtime opens it)."""
+
+    os: tuple[str, ...]  # any of: linux, darwin, windows
+    devices: tuple[str, ...]  # device kinds the runtime can use, any of: cpu, cuda, ...
+    packages: dict[str, str]  # pip distribution -> version range, e.g. {"onnxruntime": ">=1.20"}
+
+
+@dataclass(frozen=True)
 class Metadata:
     format: str
     precision: Precision
@@ -101,6 +110,8 @@ class Metadata:
     # the CPU that built (and, for int8, calibrated) it: model, machine, ISA flags (poseexport.cpu);
     # empty in artifacts from before this field
     build_cpu: dict[str, str] = field(default_factory=describe_cpu)
+    # where it runs (OS, devices, runtime versions); None in artifacts from before this field
+    requirements: Requirements | None = None
     schema_version: int = SCHEMA_VERSION
     poseexport_version: str = __version__
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(
@@ -147,10 +158,18 @@ def metadata_from_dict(raw: dict) -> Metadata:
         options=dict(raw.get("options", {})),
         validation=raw.get("validation"),
         build_cpu={str(k): str(v) for k, v in (raw.get("build_cpu") or {}).items()},
+        requirements=requirements_from_dict(raw.get("requirements")),
         schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
         poseexport_version=raw.get("poseexport_version", "?"),
         created=raw.get("created", ""),
     )
+
+
+def requirements_from_dict(raw: dict | None) -> Requirements | None:
+    if raw is None:
+        return None
+    return Requirements(os=tuple(str(o) for o in raw["os"]), devices=tuple(str(d) for d in raw["devices"]),
+                        packages={str(k): str(v) for k, v in raw.get("packages", {}).items()})
 
 
 def output_channels(nc: int, kpt_shape: tuple[int, int], names: dict[int, str],

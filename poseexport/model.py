@@ -1,8 +1,14 @@
-"""PoseModel: the Python entry point (build, load, predict, save).
+"""PoseModel: the Python entry point (build, load, predict, save, train, export).
 
     PoseModel("yolo11n-pose.pt").predict("bus.jpg")   # official or own weights
     PoseModel("yolo11n-pose.yaml")                    # a new, untrained network
     PoseModel("yolo11n-pose.yaml").load("best.pt")    # transfer matching weights
+    PoseModel("yolo11n-pose_onnx").predict("bus.jpg") # any exported artifact, file or folder
+
+An artifact opens as an ArtifactModel (poseexport/artifact_model.py): the same predict / stream /
+val, run by the artifact's runtime; its export and train refuse (they need the PyTorch model).
+It is not a PoseModel subclass — it holds no network — so `isinstance(m, ArtifactModel)` tells
+the two apart.
 """
 from __future__ import annotations
 
@@ -23,19 +29,32 @@ from .weights import resolve_weights
 
 
 class PoseModel(PredictsPoses, ValidatesPoses):
-    """A pose network with its class names and keypoint layout."""
+    """A pose network with its class names and keypoint layout. Given an exported artifact
+    (file or folder), `PoseModel(path)` returns an ArtifactModel instead (see the module doc)."""
+
+    def __new__(cls, model: str | Path = DEFAULT_MODEL, *, nc: int | None = None,
+                kpt_shape: tuple[int, int] | None = None, device: str = "cpu", verify: bool = True):
+        from .artifact_model import ArtifactModel, opens_as_artifact
+
+        if not opens_as_artifact(model):
+            return super().__new__(cls)
+        if nc is not None or kpt_shape is not None:
+            raise UnsupportedOptionError(
+                "nc and kpt_shape apply only when building a new model from a config",
+                f"'{model}' is an exported artifact and keeps the layout it was exported with",
+                "build from a yaml (e.g. yolo11n-pose.yaml) instead")
+        return ArtifactModel(model, device=device, verify=verify)  # not a PoseModel: __init__ is skipped
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, *, nc: int | None = None,
-                 kpt_shape: tuple[int, int] | None = None, device: str = "cpu"):
+                 kpt_shape: tuple[int, int] | None = None, device: str = "cpu", verify: bool = True):
+        """`verify` applies to artifacts only (their files checked against their manifest)."""
         if not isinstance(model, (str, Path)):
             raise UnsupportedOptionError(
                 f"PoseModel cannot be built from {model!r:.60} (of type {type(model).__name__})",
                 "it takes a checkpoint path (.pt), a config (.yaml or a model_zoo name such as "
-                "yolo11n-pose), or a bare weights name such as yolo11n-pose.pt",
-                "pass one of those as a str or pathlib.Path; for an exported artifact use "
-                "poseexport.load(path) or ArtifactModel(path)")
-        if Path(model).is_dir():
-            _refuse_folder(Path(model))
+                "yolo11n-pose), a bare weights name such as yolo11n-pose.pt, or an exported artifact "
+                "(file or folder)",
+                "pass one of those as a str or pathlib.Path")
         self.device = parse_device(device)
         self.checkpoint: LoadedCheckpoint | None = None
         if is_architecture_name(model):
@@ -138,19 +157,6 @@ class PoseModel(PredictsPoses, ValidatesPoses):
         from .export.pipeline import export_model
 
         return export_model(self, ExportOptions.from_kwargs(format, **options), log=log)
-
-
-def _refuse_folder(folder: Path) -> None:
-    """A folder is never a checkpoint: say what it is (an artifact, empty, other files)."""
-    from .model_folder import check_model_folder
-    from .runtime import is_artifact
-
-    if not is_artifact(folder):
-        check_model_folder(folder)  # raises for an empty folder or one that is not an artifact
-    raise UnsupportedOptionError(f"The folder {folder} is an exported artifact, not a PyTorch checkpoint",
-                                 "PoseModel builds networks and loads checkpoints (.pt, .yaml)",
-                                 "open artifacts with poseexport.load(path) or ArtifactModel(path); "
-                                 "predict and val take either with --model")
 
 
 def is_architecture_name(model: str | Path) -> bool:

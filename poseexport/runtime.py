@@ -9,6 +9,10 @@ file its manifest.json lists is hashed once and must match, and a file asked for
 such a folder must be its model file. A bare model file outside any artifact folder has
 nothing to verify against and loads as it is. `verify=False` skips the check (artifacts
 edited on purpose).
+
+Then what the artifact needs to run (its metadata's `requirements`: OS, device kind, runtime
+versions; poseexport/contract/requirements.py) is checked against this machine before the
+runtime is opened; artifacts from before requirements were recorded skip that check.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None, veri
     with `verify` (the default) its files are first checked against its manifest."""
     from poseexport.contract import Artifact
     from poseexport.contract.registry import get_backend, registered
+    from poseexport.contract.requirements import check_requirements
 
     path = Path(path)
     if not path.exists():
@@ -36,6 +41,7 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None, veri
         verify_artifact(folder, path)
     if sidecar.is_file():
         metadata = Metadata.from_json(sidecar.read_text())
+        check_requirements(metadata.requirements, path, device)
         main = _main_file(folder, path)
         backend = get_backend(metadata.format)
         return backend.load(Artifact(path=folder, main_file=main, metadata=metadata), device=device, threads=threads)
@@ -43,6 +49,7 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None, veri
         for backend in _sniffers():
             if backend.sniff(path):
                 metadata = backend.read_native_metadata(path)
+                check_requirements(metadata.requirements if metadata else None, path, device)
                 main = path if path.is_file() else backend.main_file_in(path)
                 # the file's own format opens it (an ONNX-based format is sniffed by ONNX too)
                 if metadata is not None and metadata.format != backend.name and metadata.format in registered():

@@ -84,7 +84,7 @@ def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | 
     import json
 
     from .runtime import load
-    from .validation_status import warning_line
+    from .validation_status import DEFERRED, status_of, warning_line
 
     folder = Path(artifact)
     folder = folder if folder.is_dir() else folder.parent
@@ -92,8 +92,11 @@ def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | 
         golden = read_golden(folder)
         report = check_golden(runner, golden)
         meta = runner.metadata
-    warning = warning_line(meta, str(folder))
-    if warning:
+    at_export = status_of(meta.validation)
+    if at_export == DEFERRED:  # exported where it cannot run: this run is its first verdict
+        log(f"validation was deferred at export ({meta.validation.get('reason', '')}): this selftest on "
+            "this machine gives the verdict (the artifact's files are not changed)")
+    elif warning := warning_line(meta, str(folder)):
         log(warning)
     log(report.table(f"selftest {meta.format} {meta.precision.name} on {len(golden.input)} real image(s) "
                      f"({folder})"))
@@ -104,7 +107,7 @@ def selftest(artifact: str | Path, device: str = "cpu", json_path: str | Path | 
     log(report.verdict)
     if json_path:
         Path(json_path).write_text(json.dumps({"artifact": str(folder.resolve()), "format": meta.format,
-                                               **report.to_dict()}, indent=2))
+                                               "validation_at_export": at_export, **report.to_dict()}, indent=2))
     return report.passed
 
 

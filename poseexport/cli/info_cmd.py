@@ -10,7 +10,8 @@ from .common import add_model_argument
 
 def register(sub) -> None:
     parser = sub.add_parser("info", help="describe a model: layers, parameters, names, keypoints",
-                            description="Load a checkpoint or build a config and describe it.")
+                            description="Load a checkpoint or build a config and describe it; an "
+                                        "exported artifact is described by its metadata.")
     add_model_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(run=run)
@@ -21,6 +22,11 @@ def run(args: argparse.Namespace) -> int:
 
     model = PoseModel(args.model)
     info = model.info()
+    if not isinstance(model, PoseModel):  # an exported artifact (an ArtifactModel): no network to count
+        print(json.dumps(info, indent=2) if args.json else
+              f"{info['model']}: {info['format']} {info['precision']} artifact, input {info['input']}, "
+              f"validation {info['validation']}\n  classes {info['names']}, kpt_shape {info['kpt_shape']}")
+        return 0
     net = model.net if model.net.is_fused else copy.deepcopy(model.net).eval().fuse()
     fused_params = net.num_parameters()
     info["parameters_fused"] = fused_params

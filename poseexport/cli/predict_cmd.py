@@ -45,7 +45,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..artifact_model import open_model
+    from ..model_opener import open_model
     from ..predict.sources import read_image, resolve_sources
     from ..predict.writer import AnnotatedWriter, check_targets
 

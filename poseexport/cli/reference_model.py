@@ -3,7 +3,7 @@ it is the same one. (In the CLI, not in validate/: it loads a PoseModel, which e
 imports validate; validate itself compares outputs and knows no model class.)"""
 from __future__ import annotations
 
-from ..errors import BadArtifactError
+from ..errors import BadArtifactError, UnsupportedOptionError
 from ..model import PoseModel
 
 
@@ -13,7 +13,13 @@ def reference_model(metadata, reference: str | None) -> PoseModel:
     Its sha256 must equal the one recorded at export time: comparing against another
     model's weights would make every number meaningless.
     """
+    from ..artifact_model import opens_as_artifact
+
     name = reference or f"{metadata.model.arch}.pt"
+    if opens_as_artifact(name):  # PoseModel would open it as an artifact: there is no PyTorch model in it
+        raise UnsupportedOptionError(f"--reference {name} is an exported artifact",
+                                     "validate compares an artifact with the PyTorch model it was exported from",
+                                     f"pass that checkpoint, e.g. --reference {metadata.model.arch}.pt")
     model = PoseModel(name)
     recorded = metadata.source_sha256
     actual = model.checkpoint.sha256 if model.checkpoint else None

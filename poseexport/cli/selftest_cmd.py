@@ -16,7 +16,9 @@ def register(sub) -> None:
         "selftest", help="check an artifact on this device against the golden vector it carries",
         description="Run the artifact on the real input stored in its golden.npz and compare the raw "
                     "outputs and decoded persons with the PyTorch outputs stored with it, within the "
-                    "artifact's tolerances (the ones its export was validated with).",
+                    "artifact's tolerances (the ones its export was validated with). For an artifact exported "
+                    "where its runtime cannot run (validation 'deferred' in its metadata), this is the "
+                    "verdict, given on the machine it is for; the artifact is not changed.",
         epilog="exit status: 0 every check passed; 1 a check failed; 2 the artifact cannot be used.\n"
                "needs numpy and the artifact's runtime only (no torch); the same command: "
                "python -m poseexport selftest ARTIFACT",

@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..artifact_model import open_model
+    from ..model_opener import open_model
     from ..val import validate_model
 
     check_output_file(args.json, "--json")

@@ -35,6 +35,9 @@ class Backend:
     capabilities: ClassVar[Capabilities] = Capabilities()
     tolerances: ClassVar[dict[str, Tolerance]] = DEFAULT_TOLERANCES
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the toolchain needs
+    # pip distributions the runner needs -> the version range it runs with ({"onnxruntime": ">=1.20"});
+    # None: at least the version installed at export, the one the artifact is validated with
+    runtime_versions: ClassVar[dict[str, str | None]] = {}
     # the options that belong to this format (the CLI's flags and model.export's keywords are
     # built from them); an option the format does not declare is refused before any work
     options: ClassVar[tuple[FormatOption, ...]] = ()

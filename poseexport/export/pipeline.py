@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import validation_status
+from ..contract.requirements import requirements_of, why_not_runnable_here
 from ..errors import (
     ExportFailedError,
     PoseExportError,
@@ -35,6 +36,9 @@ def export_model(model, options: ExportOptions, log=print):
     """Export `model` (a PoseModel) as asked; returns the Artifact. Never changes the request."""
     from poseexport.contract.registry import get_backend
 
+    from ..artifact_model import refuse_artifact
+
+    refuse_artifact(model, "export")  # PoseModel(path) of an artifact: no network to trace
     options = options.normalised(model.stride)
     backend = get_backend(options.format)
     check_supported(backend, options)
@@ -49,7 +53,7 @@ def export_model(model, options: ExportOptions, log=print):
         staging = artifact.path
         if options.validate:
             began = time.perf_counter()
-            report = validate_artifact(artifact, backend, traced, log=log)
+            report = validate_artifact(artifact, backend, traced, log=log, where=final_dir)
             validate_s = time.perf_counter() - began
         write_sidecars(staging, artifact.metadata, artifact.main_file.relative_to(staging), golden=golden)
         install(target, staging)
@@ -158,7 +162,7 @@ def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metad
     return Metadata(format=backend.name, precision=Precision(options.precision), inputs=(spec,),
                     outputs=traced.artifact_outputs, model=traced.facts, toolchain=toolchain,
                     source_sha256=traced.source_sha256, options=json.loads(json.dumps(opts, default=str)),
-                    validation=validation)
+                    validation=validation, requirements=requirements_of(backend))
 
 
 def build_source(declared, ctx: ExportContext, log=print):
@@ -216,11 +220,11 @@ def upstream_options(options: ExportOptions, source) -> ExportOptions:
 
 def check_upstream(artifact, upstream, source, ctx: ExportContext, log) -> None:
     """Validate an intermediate artifact where its runtime runs here; a failure stops the chain."""
-    available = upstream.availability()
-    if not available:
-        log(f"upstream {source.describe()}: not validated here ({available.reason}); the final artifact is")
-        return
     report = validate_artifact(artifact, upstream, ctx.traced, log=lambda *_: None)
+    if report is None:  # deferred: its runtime cannot run here (absent, other OS / device, versions)
+        log(f"upstream {source.describe()}: not validated here ({artifact.metadata.validation['reason']}); "
+            "only the final artifact's validation checks the chain")
+        return
     if not report.passed:
         raise ExportFailedError(f"The intermediate {upstream.title} {source.precision} artifact does not match "
                                 f"the PyTorch model, so {ctx.options.format} was not built from it",
@@ -243,11 +247,18 @@ def relocate(artifact, old: Path, new: Path):
     return artifact
 
 
-def validate_artifact(artifact, backend, traced: TracedModel, log=print):
-    """Compare the staged artifact with the reference; put the verdict into its metadata."""
+def validate_artifact(artifact, backend, traced: TracedModel, log=print, where=None):
+    """Compare the staged artifact with the reference; put the verdict into its metadata. Where
+    its runtime cannot run, the verdict is deferred to `poseexport selftest` on the target (None)."""
     from ..validate import validate_runner
 
     precision = artifact.metadata.precision.name
+    why_not = why_not_runnable_here(backend, artifact.metadata)
+    if why_not:
+        artifact.metadata = artifact.metadata.with_validation(validation_status.deferred(why_not))
+        artifact.report = None
+        log("\n".join(validation_status.deferred_lines(why_not, precision, where or artifact.path)))
+        return None
     tolerance = backend.tolerances[precision]
     with backend.load(artifact) as runner:
         report = validate_runner(runner, traced, tolerance, precision)

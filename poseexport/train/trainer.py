@@ -87,6 +87,10 @@ def train(model, data: str | Path | None = None, options: TrainOptions | None = 
 
 class Trainer:
     def __init__(self, model, data, options: TrainOptions, *, resume=None, callbacks=None, log=None):
+        from ..artifact_model import refuse_artifact
+
+        if resume is None:
+            refuse_artifact(model, "train")  # an exported artifact holds no PyTorch weights
         self.model_arg, self.data_arg, self.resume_arg = model, data, resume
         self.opts = options.checked()
         self.callbacks = {event: list((callbacks or {}).get(event, [])) for event in EVENTS}

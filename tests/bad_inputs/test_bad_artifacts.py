@@ -154,8 +154,10 @@ def test_run_folder_points_at_its_checkpoint(tmp_path, data_dir):
     assert_clean_failure(_predict(run, data_dir), "not a poseexport artifact", "weights/best.pt")
 
 
-def test_artifact_folder_given_to_info(tiny_artifact):
-    assert_clean_failure(run_cli("info", "--model", tiny_artifact), "exported artifact", "poseexport.load")
+def test_artifact_folder_given_to_info_is_described(tiny_artifact):
+    result = run_cli("info", "--model", tiny_artifact)  # PoseModel(path) opens artifacts (issue 11, item 8)
+    assert result.returncode == 0 and "Traceback" not in result.output, result.output
+    assert "onnx fp32 artifact, input [1, 3, 64, 64]" in result.stdout
 
 
 def test_posemodel_of_a_number_says_what_it_takes():
