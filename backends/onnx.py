@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poseexport.contract import Artifact, Backend, Capabilities, Runner, require
+from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
 from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import (
@@ -40,14 +40,20 @@ class OnnxBackend(Backend):
     export_requires = ("onnx", "onnxscript", "onnxruntime")  # onnxruntime: int8 calibration
     run_requires = ("onnxruntime", "onnx")  # onnx reads the metadata of a bare .onnx file
     runtime_versions = {"onnxruntime": None}  # onnxruntime-gpu counts: it provides the same module
-    format_options = ("opset", "simplify")
+    options = (
+        FormatOption("opset", int, None, f"ONNX opset, {MIN_OPSET} up to the newest the installed onnx knows "
+                                         f"(default {DEFAULT_OPSET}); the metadata records the opset the file has"),
+        FormatOption("simplify", bool, True, "onnxslim graph simplification (default on; "
+                                             "--no-simplify / simplify=False keeps the exporter's graph)"),
+    )
 
     def check_options(self, options) -> None:
-        if options.opset is None:
+        opset = options.option("opset")
+        if opset is None:
             return
         low, high = opset_range()
-        if not low <= options.opset <= high:
-            raise UnsupportedOptionError(f"ONNX opset {options.opset} cannot be exported",
+        if not low <= opset <= high:
+            raise UnsupportedOptionError(f"ONNX opset {opset} cannot be exported",
                                          f"the exporter of torch {_torch_version()} with the installed "
                                          f"onnx writes opsets {low} to {high}",
                                          f"pass --opset between {low} and {high}, or drop --opset "
@@ -68,7 +74,7 @@ class OnnxBackend(Backend):
 
             model, method = quantize_int8(model, ctx, out_dir)
             ctx.record_calibration(method)
-        ctx.metadata = with_real_opset(ctx.metadata, model, ctx.options.opset)
+        ctx.metadata = with_real_opset(ctx.metadata, model, ctx.options.option("opset"))
         set_metadata(model, ctx.metadata)
         onnx.save(model, str(path))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=[path])
@@ -168,7 +174,7 @@ def export_graph_to_onnx(traced, path: Path, options) -> Path:
     require("onnxscript", "onnx")
     # the exporter logs one warning per torchvision op it cannot register; we use none of them
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    opset = options.opset or DEFAULT_OPSET
+    opset = options.option("opset") or DEFAULT_OPSET
     try:
         program = torch.onnx.export(traced.program, (traced.example,), dynamo=True, opset_version=opset,
                                     input_names=[traced.input_spec.name],
@@ -178,7 +184,7 @@ def export_graph_to_onnx(traced, path: Path, options) -> Path:
     except Exception as err:
         raise ExportFailedError("Converting the traced graph to ONNX failed", str(err).splitlines()[0],
                                 f"try another --opset (now {opset})") from err
-    if options.simplify:
+    if options.option("simplify"):
         _simplify(path)
     return path
 

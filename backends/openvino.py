@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from poseexport.contract import Artifact, Backend, Capabilities, Runner, require
+from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
 from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import BadArtifactError, UnsupportedOptionError
@@ -36,7 +36,10 @@ class OpenVinoBackend(Backend):
     export_requires = ("openvino", "nncf")  # nncf: int8 (the same extra installs both)
     run_requires = ("openvino",)
     runtime_versions = {"openvino": None}
-    format_options = ("simplify",)
+    # read by the ONNX source this format is converted from (the ONNX export step)
+    options = (FormatOption("simplify", bool, True, "onnxslim simplification of the intermediate ONNX "
+                                                    "graph before conversion (default on; --no-simplify "
+                                                    "/ simplify=False converts the exporter's graph)"),)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         ov = require("openvino", "openvino")

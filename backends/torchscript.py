@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poseexport.contract import Artifact, Backend, Capabilities, Runner
+from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner
 from poseexport.contract.artifact_checks import open_model_file
 from poseexport.errors import BadArtifactError
 from poseexport.metadata import Metadata
@@ -28,7 +28,8 @@ class TorchScriptBackend(Backend):
     capabilities = Capabilities(precisions=("fp32", "fp16"), dynamic=False, nms=True,
                                 devices=("cpu", "cuda"))
     run_requires = ("torch",)  # exporting needs torch too, which the core always has
-    format_options = ("mobile",)
+    options = (FormatOption("mobile", bool, False, "also write a lite-interpreter copy (.ptl), "
+                                                   "mobile-optimised when torch has XNNPACK"),)
     runtime_versions = {"torch": None}  # an archive from a newer torch may not load in an older one
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
@@ -50,7 +51,7 @@ class TorchScriptBackend(Backend):
         extra = {EXTRA_FILE: ctx.metadata.to_json()}
         torch.jit.save(scripted, str(path), _extra_files=extra)
         files = [path]
-        if ctx.options.mobile:
+        if ctx.options.option("mobile"):
             files.append(_save_mobile(scripted, path.with_suffix(".ptl"), extra))
         return Artifact(path=out_dir, main_file=path, metadata=ctx.metadata, files=files)
 

@@ -149,11 +149,14 @@ class PoseModel(PredictsPoses, ValidatesPoses):
         return result
 
     def export(self, format: str = "onnx", log=print, **options):
-        """Export to `format` (see `poseexport formats`); returns the Artifact (validated by default)."""
+        """Export to `format` (see `poseexport formats`); returns the Artifact (validated by default).
+        `options`: those every format shares (poseexport.export.options.ExportOptions: imgsz,
+        half, int8, data, nms, device, out, ...) and the format's own (e.g. opset=18 for ONNX,
+        mobile=True for TorchScript); one the format does not take is refused before any work."""
         from .export.options import ExportOptions
         from .export.pipeline import export_model
 
-        return export_model(self, ExportOptions(format=format, **options), log=log)
+        return export_model(self, ExportOptions.from_kwargs(format, **options), log=log)
 
 
 def is_architecture_name(model: str | Path) -> bool:

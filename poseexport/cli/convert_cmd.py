@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .common import add_model_argument, image_size, positive_int, unit_float
+from .format_arguments import add_format_arguments, given_format_options
 
 
 def register(sub) -> None:
@@ -15,7 +16,7 @@ def register(sub) -> None:
                     "metadata, and validate the artifact against the PyTorch model on real images.",
         epilog="examples:\n  poseexport convert --format onnx\n"
                "  poseexport convert --format openvino --int8 --data ../shared/data/calib-people\n"
-               "  poseexport formats   # what is available here",
+               "  poseexport formats   # what is available here, and each format's options",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_argument(parser)
     parser.add_argument("--format", "-f", required=True, help="torchscript, onnx, openvino, … (see `poseexport formats`)")
@@ -27,11 +28,8 @@ def register(sub) -> None:
     parser.add_argument("--data", help="calibration images: a dataset yaml or a folder of images")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the calibration images to use")
     parser.add_argument("--force", action="store_true", help="accept fewer than 32 calibration images")
-    parser.add_argument("--no-simplify", dest="simplify", action="store_false", help="ONNX/OpenVINO: skip graph simplification")
     parser.add_argument("--no-golden", dest="golden", action="store_false",
                         help="don't ship golden.npz (the real test inputs and expected outputs for selftest)")
-    parser.add_argument("--opset", type=int, help="ONNX only: opset, 18 up to the newest the installed onnx knows (default 18); "
-                             "the opset the file really has is recorded in its metadata")
     parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
     parser.add_argument("--decode", choices=("graph", "host"), default="graph",
                         help="graph (default): the artifact outputs decoded boxes and keypoints; host: it ends "
@@ -40,28 +38,35 @@ def register(sub) -> None:
     parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (with --nms)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
-    parser.add_argument("--mobile", action="store_true", help="TorchScript only: also write a lite-interpreter copy")
-    parser.add_argument("--device", default="cpu", help="device to trace on: cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--device", default="cpu",
+                        help="the device the artifact is for: cpu, cuda or cuda:N (default cpu); a format "
+                             "that cannot run there is refused (see `poseexport formats`). Tracing and "
+                             "validation run on the CPU; the device is recorded in the metadata")
     parser.add_argument("--out", help="artifact folder (default ./<model>_<format>[_<precision>]); an existing "
                                       "folder is replaced only if it is an unchanged poseexport artifact")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
                         help="skip validation against the PyTorch model (its metadata then says 'not run')")
+    add_format_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..contract.registry import get_backend
     from ..export.options import ExportOptions
-    from ..export.pipeline import export_model
+    from ..export.pipeline import check_supported, export_model
     from ..model import PoseModel
 
-    model = PoseModel(args.model, device=args.device)
     imgsz = (args.imgsz, args.imgsz) if isinstance(args.imgsz, int) else args.imgsz
     options = ExportOptions(format=args.format, imgsz=imgsz, batch=args.batch, dynamic=args.dynamic,
                             half=args.half, int8=args.int8, data=args.data, fraction=args.fraction,
-                            simplify=args.simplify, golden=args.golden, opset=args.opset, nms=args.nms, decode=args.decode, conf=args.conf,
+                            golden=args.golden, nms=args.nms, decode=args.decode, conf=args.conf,
                             iou=args.iou, max_det=args.max_det, device=args.device,
                             out=Path(args.out) if args.out else None, force=args.force,
-                            validate=args.validate, mobile=args.mobile)
+                            validate=args.validate, format_options=given_format_options(args))
+    # what needs no model is checked before the checkpoint is read (flags spelled as given)
+    options.check_format_options(cli=True)
+    check_supported(get_backend(options.format), options)
+    model = PoseModel(args.model)  # on the CPU: the export traces a CPU copy whatever --device says
     log = lambda text: print(text, file=sys.stderr)
     artifact = export_model(model, options, log=log)
     size = sum(f.stat().st_size for f in artifact.path.rglob("*") if f.is_file()) / 1e6

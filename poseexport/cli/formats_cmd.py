@@ -9,7 +9,9 @@ import json
 
 def register(sub) -> None:
     parser = sub.add_parser("formats", help="list export formats and whether they run here",
-                            description="The format table, read from the backend registry.")
+                            description="The format table, read from the backend registry: whether each "
+                                        "format works here, the devices its artifacts run on (convert "
+                                        "--device) and its own convert options (details: convert --help).")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(run=run)
 
@@ -25,15 +27,30 @@ def format_rows() -> list[dict]:
             rows.append({"format": name, "argument": name, "suffix": "?", "extra": "?",
                          "available": False, "why_not": f"plugin {target} failed to import: {err}",
                          "exportable": False, "export_why_not": f"plugin {target} failed to import",
-                         "precisions": [], "dynamic": False, "source": "?"})
+                         "precisions": [], "dynamic": False, "source": "?", "devices": [],
+                         "options": []})
             continue
         available, exportable = backend.availability(), backend.export_availability()
         rows.append({"format": backend.title, "argument": name, "suffix": backend.suffix or "folder",
                      "extra": backend.extra or "-", "available": bool(available),
                      "why_not": available.reason, "exportable": bool(exportable),
                      "export_why_not": exportable.reason, "precisions": list(backend.capabilities.precisions),
-                     "dynamic": backend.capabilities.dynamic, "source": backend.source})
+                     "dynamic": backend.capabilities.dynamic, "source": _source_text(backend.source),
+                     "decode": list(backend.capabilities.decode),
+                     "devices": list(backend.capabilities.devices),
+                     "options": [_option_row(o) for o in backend.options]})
     return rows
+
+
+def _source_text(source) -> str:
+    """"graph", a format name, or a Source (format and precision): as the table shows it."""
+    return source if isinstance(source, str) else source.describe()
+
+
+def _option_row(option) -> dict:
+    return {"name": option.name, "flag": option.cli_flag, "type": option.type.__name__,
+            "default": option.default, "choices": list(option.choices) if option.choices else None,
+            "help": option.help}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,11 +58,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = ("format", "argument", "suffix", "extra", "available", "export", "precisions", "dynamic", "source")
+    header = ("format", "argument", "suffix", "extra", "available", "export", "precisions", "dynamic", "decode",
+              "source", "devices", "options")
     table = [[r["format"], r["argument"], r["suffix"], r["extra"],
               "yes" if r["available"] else f"no: {r['why_not']}",
               "yes" if r["exportable"] else f"no: {r['export_why_not']}", ",".join(r["precisions"]),
-              "yes" if r["dynamic"] else "no", r["source"]] for r in rows]
+              "yes" if r["dynamic"] else "no", ",".join(r.get("decode") or ["graph"]), r["source"],
+              ",".join(r["devices"]), " ".join(o["flag"] for o in r["options"]) or "-"] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     for line in [header, ["-" * w for w in widths], *table]:
         print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())

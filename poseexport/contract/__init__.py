@@ -9,8 +9,9 @@ from __future__ import annotations
 from .artifact import Artifact, Runner
 from .backend import Backend, require
 from .capabilities import Availability, Capabilities
+from .format_option import FormatOption
 from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
-__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "Runner", "Source",
-           "Tolerance", "require"]
+__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption", "Runner",
+           "Source", "Tolerance", "require"]

@@ -22,6 +22,7 @@ from poseexport.metadata import Metadata
 
 from .artifact import Artifact, Runner
 from .capabilities import Availability, Capabilities
+from .format_option import FormatOption
 from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
@@ -47,9 +48,9 @@ class Backend:
     # pip distributions the runner needs -> the version range it runs with ({"onnxruntime": ">=1.20"});
     # None: at least the version installed at export, the one the artifact is validated with
     runtime_versions: ClassVar[dict[str, str | None]] = {}
-    # the format-specific ExportOptions fields this format uses (see export/options.py
-    # FORMAT_OPTIONS); one of the others set away from its default is refused
-    format_options: ClassVar[tuple[str, ...]] = ()
+    # the options that belong to this format (the CLI's flags and model.export's keywords are
+    # built from them); an option the format does not declare is refused before any work
+    options: ClassVar[tuple[FormatOption, ...]] = ()
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,7 +73,8 @@ class Backend:
         return converter_timeout_s(self.convert_timeout_s)
 
     def check_options(self, options: Any) -> None:
-        """Refuse option values this format cannot honour (called before anything is traced)."""
+        """Refuse option values this format cannot honour beyond their declared type and
+        choices, e.g. an opset out of range (called before anything is traced)."""
 
     def export(self, ctx: Any, source: Any, out_dir: Path) -> Artifact:
         """Write the artifact into `out_dir` (a fresh staging folder); `source` is the traced

@@ -18,7 +18,7 @@ class Capabilities:
     precisions: tuple[str, ...] = ("fp32",)
     dynamic: bool = False  # dynamic batch / image size
     nms: bool = False  # in-graph NMS output
-    devices: tuple[str, ...] = ("cpu",)
+    devices: tuple[str, ...] = ("cpu",)  # device kinds its artifacts run on; export checks --device
     runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
     layout: str = "NCHW"
     decode: tuple[str, ...] = ("graph",)  # "host": can end the graph at the raw head maps

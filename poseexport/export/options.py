@@ -1,20 +1,23 @@
 """Export options: one frozen dataclass; every default lives here."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
+from ..contract.format_option import OptionValues
 from ..errors import UnsupportedOptionError
 
 MIN_CALIBRATION_IMAGES = 32
 DECODE_CHOICES = ("graph", "host")
-# options only some formats use -> how the CLI spells them; a backend lists the ones it uses
-# in `format_options`, and any other one set away from its default is refused
-FORMAT_OPTIONS = {"opset": "--opset", "simplify": "--no-simplify", "mobile": "--mobile"}
 
 
 @dataclass(frozen=True)
 class ExportOptions:
+    """The options every format shares; the chosen format's own options (declared by its
+    backend, e.g. ONNX's opset) travel in `format_options`, read with `option(name)`."""
+
     format: str = "onnx"
     imgsz: tuple[int, int] = (640, 640)
     batch: int = 1
@@ -23,19 +26,49 @@ class ExportOptions:
     int8: bool = False
     data: str | None = None  # calibration: dataset yaml or image folder
     fraction: float = 1.0  # of the calibration images to use
-    simplify: bool = True
     golden: bool = True  # ship golden.npz (real inputs + expected outputs) for `poseexport selftest`
-    opset: int | None = None
     nms: bool = False
     decode: str = "graph"  # "host": the graph ends at the head's raw maps (poseexport/decode/)
     conf: float = 0.25
     iou: float = 0.7
     max_det: int = 300
-    device: str = "cpu"
+    device: str = "cpu"  # the device the artifact is for: checked against the format's devices
     out: Path | None = None
     force: bool = False  # accept fewer calibration images than recommended
     validate: bool = True
-    mobile: bool = False  # TorchScript: also write the mobile-optimised variant
+    format_options: Mapping[str, Any] = field(default_factory=OptionValues)  # only those given
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.format_options, OptionValues):
+            object.__setattr__(self, "format_options", OptionValues(self.format_options))
+
+    @classmethod
+    def from_kwargs(cls, format: str = "onnx", **kwargs: Any) -> ExportOptions:
+        """`model.export` keywords: the shared options by name, every other one a format option
+        (checked against the format's declarations before any work)."""
+        given = dict(kwargs.pop("format_options", None) or {})
+        given.update({k: v for k, v in kwargs.items() if k not in CORE_OPTIONS})
+        return cls(format=format, **{k: v for k, v in kwargs.items() if k in CORE_OPTIONS}, format_options=given)
+
+    def option(self, name: str) -> Any:
+        """A format option's value: as given, else the default its declaration names."""
+        if name in self.format_options:
+            return self.format_options[name]
+        from .format_options import declaration
+
+        found = declaration(self.format, name)
+        if found is None:
+            raise KeyError(f"no format option '{name}' is declared by {self.format}")
+        return found.default
+
+    def record(self) -> dict[str, Any]:
+        """What the metadata's `options` keeps: the shared options, then the format's own
+        (with their defaults where not given)."""
+        from poseexport.contract.registry import get_backend
+
+        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("out", "format_options")}
+        own = {o.name: self.option(o.name) for o in get_backend(self.format).options}
+        return {**shared, **own, **self.format_options}
 
     @property
     def precision(self) -> str:
@@ -74,24 +107,16 @@ class ExportOptions:
         self.check_format_options()
         return replace(self, imgsz=sizes)
 
-    def check_format_options(self) -> None:
-        """Refuse options the format does not use (never silently ignore them), then let the
-        format check the values of its own (e.g. the ONNX opset range)."""
+    def check_format_options(self, cli: bool = False) -> None:
+        """Refuse options the format does not declare (never silently ignore them) and values
+        its declarations do not allow, then let the format check the values of its own (e.g.
+        the ONNX opset range). `cli`: name options by their flags."""
         from poseexport.contract.registry import get_backend
 
+        from .format_options import check_given
+
         backend = get_backend(self.format)
-        defaults = {f.name: f.default for f in fields(self)}
-        unused = [name for name in FORMAT_OPTIONS
-                  if name not in backend.format_options and getattr(self, name) != defaults[name]]
-        if unused:
-            takes = ", ".join(FORMAT_OPTIONS[n] for n in backend.format_options) or "no format-specific options"
-            users = sorted({fmt for n in unused for fmt in _formats_using(n)})
-            raise UnsupportedOptionError(
-                f"{backend.title} export does not use {', '.join(FORMAT_OPTIONS[n] for n in unused)}",
-                f"{'that option is' if len(unused) == 1 else 'those options are'} for "
-                f"{', '.join(users) or 'other formats'} only",
-                f"drop it, or export to {' or '.join(users)}" if users else "drop it",
-                context=[f"{backend.name} takes: {takes}"])
+        check_given(backend, self.format_options, CORE_OPTIONS, cli=cli)
         backend.check_options(self)
 
     def check_calibration(self) -> None:
@@ -104,14 +129,6 @@ class ExportOptions:
                 "../shared/data/calib-people)")
 
 
-def _formats_using(option: str) -> list[str]:
-    from poseexport.contract.registry import get_backend, registered
 
-    found = []
-    for name in registered():
-        try:
-            if option in get_backend(name).format_options:
-                found.append(name)
-        except (ImportError, AttributeError):  # a plugin that does not import cannot be suggested
-            continue
-    return found
+# the keywords of model.export that are shared options (the others belong to a format)
+CORE_OPTIONS = tuple(f.name for f in fields(ExportOptions) if f.name not in ("format", "format_options"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from .. import validation_status
@@ -115,11 +115,27 @@ def check_supported(backend, options: ExportOptions) -> None:
         raise UnsupportedOptionError(f"{backend.title} cannot embed NMS in the graph",
                                      "this backend exports the raw output only",
                                      "drop --nms (poseexport applies NMS after inference)")
+    check_device(backend, options)
     available = backend.export_availability()
     if not available:
         from ..errors import MissingDependencyError
 
         raise MissingDependencyError(f"{backend.title} export is not available here", available.reason, "")
+
+
+def check_device(backend, options: ExportOptions) -> None:
+    """--device names where the artifact will run; a format that cannot run there is refused."""
+    from ..device import parse_device
+    from .format_options import formats_running_on
+
+    device = parse_device(options.device)
+    if device.kind not in backend.capabilities.devices:
+        others = formats_running_on(device.kind)
+        raise UnsupportedOptionError(
+            f"{backend.title} artifacts cannot be built for {device}",
+            f"this format runs on {', '.join(backend.capabilities.devices)} only",
+            f"pass --device {backend.capabilities.devices[0]}"
+            + (f", or export to {' or '.join(others)}" if others else ""))
 
 
 def output_dir(model, options: ExportOptions) -> tuple[Path, str]:
@@ -140,7 +156,7 @@ def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metad
         s = spec.shape
         spec = replace(spec, layout="NHWC", shape=(s[0], s[2], s[3], s[1]))
     toolchain = {"torch": torch.__version__, **backend.toolchain_versions()}
-    opts = {k: v for k, v in asdict(options).items() if k not in ("out",)}
+    opts = options.record()  # the shared options and the format's own, without --out
     # known before conversion only when validation is skipped; otherwise set after it ran
     validation = None if options.validate else validation_status.not_run("exported with --no-validate")
     return Metadata(format=backend.name, precision=Precision(options.precision), inputs=(spec,),
@@ -180,15 +196,26 @@ def build_source(declared, ctx: ExportContext, log=print):
 
 def upstream_options(options: ExportOptions, source) -> ExportOptions:
     """The export options of an upstream stage: the downstream's shared ones (decode and NMS too:
-    every stage converts the one traced graph), the source's format, precision and options, and
-    none of the downstream's own format options."""
+    every stage converts the one traced graph), the source's format, precision and options, and of
+    the downstream's own format options only those the upstream declares under the same name (the
+    downstream declares them to pass them on: OpenVINO's simplify is its ONNX source's)."""
+    from poseexport.contract.registry import get_backend
+
+    from .format_options import declared
+    from .options import CORE_OPTIONS
+
     if "decode" in source.options or "nms" in source.options:
         raise ExportFailedError(f"The source {source.describe()} sets decode or nms",
                                 "every stage of a chain converts the same traced graph",
                                 "declare the source without them; the user's --decode / --nms apply to the chain")
-    defaults = ExportOptions()
-    return replace(options, format=source.format, half=source.precision == "fp16", int8=source.precision == "int8",
-                   opset=defaults.opset, simplify=defaults.simplify, mobile=defaults.mobile, **source.options)
+    takes = declared(get_backend(source.format))
+    passed = {k: v for k, v in options.format_options.items() if k in takes}
+    own = {**passed, **{k: v for k, v in source.options.items() if k not in CORE_OPTIONS}}
+    shared = {k: v for k, v in source.options.items() if k in CORE_OPTIONS}
+    upstream = replace(options, format=source.format, half=source.precision == "fp16",
+                       int8=source.precision == "int8", format_options=own, **shared)
+    upstream.check_format_options()  # a source declaring an option its format lacks is refused here
+    return upstream
 
 
 def check_upstream(artifact, upstream, source, ctx: ExportContext, log) -> None:
