@@ -72,5 +72,9 @@ def run(args: argparse.Namespace) -> int:
     size = sum(f.stat().st_size for f in artifact.path.rglob("*") if f.is_file()) / 1e6
     print(f"{artifact.metadata.format} {artifact.metadata.precision.name}: {artifact.path} "
           f"({size:.1f} MB, {artifact.export_seconds:.1f} s)")
-    print(f"next: poseexport predict --model {artifact.path} --source IMAGE")
+    validation = artifact.metadata.validation or {}
+    if validation.get("status") == "deferred":  # it cannot run here: the check happens on the target
+        print(f"next, on the target: poseexport selftest {artifact.path}")
+    else:
+        print(f"next: poseexport predict --model {artifact.path} --source IMAGE")
     return 0
