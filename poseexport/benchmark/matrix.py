@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..contract.requirements import os_name
 from . import spec as S
 from .host import describe_host, toolchain_versions
 from .isolate import run_isolated
@@ -43,8 +44,9 @@ def plan_cells(options: S.BenchmarkOptions) -> list[tuple[S.CellSpec, dict | Non
 
 def _unavailable(backend) -> str:
     caps = backend.capabilities
-    if not any(sys.platform.startswith(o) for o in caps.runs_on):
-        return f"{backend.title} runs on {', '.join(caps.runs_on)}, not {sys.platform}"
+    here = os_name(sys.platform)
+    if here not in caps.runs_on:
+        return f"{backend.title} runs on {', '.join(caps.runs_on)}, not {here}"
     for available in (backend.export_availability(), backend.availability()):  # a cell exports, then runs
         if not available:
             return available.reason
