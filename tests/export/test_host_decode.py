@@ -102,9 +102,9 @@ def test_host_decode_refusals(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_model_host_decode_finds_the_same_persons(data_dir, tmp_path):
+def test_real_model_host_decode_finds_the_same_persons(official_pt, data_dir, tmp_path):
     """yolo11n-pose at 640 on bus and zidane: same persons, keypoints within 1e-3 px."""
-    model = PoseModel("yolo11n-pose.pt")
+    model = PoseModel(official_pt)
     folders = {d: model.export("onnx", decode=d, out=tmp_path / d, golden=False, validate=d == "host",
                                log=lambda *_: None).path for d in ("graph", "host")}
     for name in ("bus.jpg", "zidane.jpg"):
