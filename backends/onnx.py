@@ -10,12 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
+from poseexport.contract import (
+    Artifact,
+    Backend,
+    Capabilities,
+    FormatOption,
+    Runner,
+    require,
+)
 from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import (
     BadArtifactError,
     ExportFailedError,
+    MissingDependencyError,
     UnsupportedOptionError,
 )
 from poseexport.metadata import METADATA_KEY, Metadata
@@ -48,6 +56,8 @@ class OnnxBackend(Backend):
     )
 
     def check_options(self, options) -> None:
+        if options.option("simplify"):
+            check_simplifier()
         opset = options.option("opset")
         if opset is None:
             return
@@ -190,14 +200,22 @@ def export_graph_to_onnx(traced, path: Path, options) -> Path:
 
 
 def _simplify(path: Path) -> None:
-    try:
-        import onnxslim
-    except ImportError:
-        return  # simplification is an optimisation; the extra 'onnx' normally provides it
+    check_simplifier()
     import onnx
+    import onnxslim
 
     model = onnxslim.slim(onnx.load(str(path)))
     onnx.save(model, str(path))
+
+
+def check_simplifier() -> None:
+    """Simplification asked for (the default) but impossible is an error, never a silent skip."""
+    try:
+        import onnxslim  # noqa: F401
+    except ImportError as err:
+        raise MissingDependencyError("Simplifying the ONNX graph needs onnxslim, which is not installed",
+                                     "graph simplification is on by default (--no-simplify turns it off)",
+                                     "pip install 'poseexport[onnx]', or pass --no-simplify") from err
 
 
 def set_metadata(model, metadata: Metadata) -> None:

@@ -136,3 +136,22 @@ def test_cli_refuses_a_device_the_format_does_not_run_on(tmp_path, fmt, device, 
 def test_export_refuses_a_device_the_format_does_not_run_on(tiny, tmp_path):
     text = _refused(tiny, tmp_path, "openvino", device="cuda:1")
     assert "OpenVINO artifacts cannot be built for cuda:1" in text and "runs on cpu only" in text, text
+
+
+def test_simplify_without_onnxslim_is_an_error_not_a_silent_skip(tmp_path, monkeypatch):
+    import sys
+
+    import torch
+
+    from poseexport import PoseModel
+    from poseexport.errors import MissingDependencyError
+
+    torch.manual_seed(0)
+    model = PoseModel("posenet-test")
+    monkeypatch.setitem(sys.modules, "onnxslim", None)  # import onnxslim now raises ImportError
+    with pytest.raises(MissingDependencyError, match="needs onnxslim") as err:
+        model.export("onnx", imgsz=64, out=tmp_path / "a", log=lambda *_: None)
+    assert "or pass --no-simplify" in str(err.value)
+    assert not (tmp_path / "a").exists()
+    artifact = model.export("onnx", imgsz=64, simplify=False, out=tmp_path / "b", log=lambda *_: None)
+    assert artifact.metadata.options["simplify"] is False
