@@ -9,6 +9,8 @@ import numpy as np
 from poseexport.errors import BadArtifactError
 from poseexport.metadata import METADATA_FILE, Metadata
 
+from .tensors import decode_outputs, encode_input
+
 
 @dataclass
 class Artifact:
@@ -73,8 +75,6 @@ class Runner:
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """float32 NCHW RGB [0, 1] batch -> the decoded prediction, float32: (B, 4 + nc + K*D, N),
         or (B, max_det, 6 + K*D) for in-graph NMS."""
-        from .tensors import decode_outputs, encode_input
-
         return decode_outputs(self.metadata, self.infer(encode_input(self.input_spec, batch)))
 
     @property

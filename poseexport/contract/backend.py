@@ -10,10 +10,8 @@ Backends don't time themselves; benchmarks time `Runner.forward` (which calls `i
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import shutil
-from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +23,7 @@ from .capabilities import Availability, Capabilities
 from .format_option import FormatOption
 from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
+from .versions import module_version
 
 
 class Backend:
@@ -106,37 +105,10 @@ class Backend:
         (nothing is imported: a toolchain such as TensorFlow never loads into this process)."""
         versions = {}
         for module in dict.fromkeys((*self.export_requires, *self.run_requires)):
-            version = installed_version(module)
+            version = module_version(module)
             if version is not None:
                 versions[module] = version
         return versions
-
-
-def installed_version(module: str) -> str | None:
-    """The version of the distribution that provides `module`, None when it is not installed,
-    "unknown" when it is importable but no package metadata names it (a vendored copy)."""
-    for dist in _distributions_of(module):
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "unknown" if importlib.util.find_spec(module) is not None else None
-
-
-@cache
-def _distributions_of(top_module: str) -> tuple[str, ...]:
-    """Distributions that install `top_module` (its own name first: onnxruntime, not a fork)."""
-    found = _top_modules().get(top_module, [])
-    return tuple(sorted(set(found), key=lambda d: (_canonical(d) != _canonical(top_module), d)))
-
-
-@cache
-def _top_modules() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()  # scans site-packages once per process
-
-
-def _canonical(name: str) -> str:
-    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def _missing(modules: tuple[str, ...], binaries: dict[str, str], extra: str | None, doing: str) -> Availability:

@@ -7,7 +7,9 @@ local part (`2.13.0+cpu`) ignored; clauses `>= > <= < == !=` joined by commas; "
 """
 from __future__ import annotations
 
+import importlib.util
 import re
+from functools import cache
 from importlib import metadata
 
 _CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([0-9][0-9A-Za-z.+!-]*)\s*$")
@@ -21,13 +23,40 @@ def installed_version(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         pass
-    providers = metadata.packages_distributions().get(distribution.replace("-", "_"), [])
-    for provider in providers:
+    for provider in _top_modules().get(distribution.replace("-", "_"), []):
         try:
             return metadata.version(provider)
         except metadata.PackageNotFoundError:
             continue
     return None
+
+
+def module_version(module: str) -> str | None:
+    """The version of the distribution that provides the top-level `module` ("yaml" -> pyyaml's),
+    None when it is not installed, "unknown" when it is importable but no package metadata names
+    it (a vendored copy)."""
+    for dist in _distributions_of(module):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown" if importlib.util.find_spec(module) is not None else None
+
+
+@cache
+def _distributions_of(top_module: str) -> tuple[str, ...]:
+    """Distributions that install `top_module` (its own name first: onnxruntime, not a fork)."""
+    found = _top_modules().get(top_module, [])
+    return tuple(sorted(set(found), key=lambda d: (_canonical(d) != _canonical(top_module), d)))
+
+
+@cache
+def _top_modules() -> dict[str, list[str]]:
+    return metadata.packages_distributions()  # scans site-packages once per process
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def release_of(version: str) -> str:

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from poseexport.contract import Backend
-from poseexport.contract.backend import installed_version
+from poseexport.contract.versions import module_version as installed_version
 from poseexport.contract.converter_process import TIMEOUT_ENV
 from poseexport.errors import UnsupportedOptionError
 
