@@ -114,7 +114,9 @@ def _fixed(shape) -> tuple:
 def to_graphdef(request: dict) -> dict:
     """SavedModel (request["source_dir"]) -> frozen GraphDef <stem>.pb with named tensors."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
     metadata = read_metadata(request)
     loaded = tf.saved_model.load(request["source_dir"])
