@@ -123,9 +123,12 @@ def to_graphdef(request: dict) -> dict:
     frozen = convert_variables_to_constants_v2(loaded.signatures[SIGNATURE])
     graph_def = frozen.graph.as_graph_def()
     names = [o.name for o in metadata.outputs]
-    # structured_outputs is a dict: its tensors in the flattened (sorted-key) order of frozen.outputs
-    flat_keys = sorted(frozen.structured_outputs)
-    tensor_of = {k: t.name for k, t in zip(flat_keys, frozen.outputs)}
+    signature = loaded.signatures[SIGNATURE].structured_outputs
+    if not isinstance(signature, dict) or set(signature) != set(names):
+        raise RuntimeError(f"the SavedModel's signature returns {sorted(signature)}, not the outputs {names}")
+    # the frozen function keeps the outputs, not their dict: they come in tf.nest's flattening order
+    keys = tf.nest.flatten({k: k for k in signature})
+    tensor_of = {k: t.name for k, t in zip(keys, frozen.outputs)}
     in_tensor = frozen.inputs[0].name
     graph_def = _name_tensors(tf, graph_def, in_tensor, metadata.inputs[0].name,
                               {n: tensor_of[n] for n in names})
