@@ -60,7 +60,7 @@ def test_saved_model_keeps_its_metadata_inside_and_in_assets_extra(export):
 def test_host_decode_saved_model_gives_nhwc_head_maps_that_decode_like_pytorch(export, tiny_reference):
     artifact = export("saved_model", decode="host")
     outs = artifact.metadata.outputs
-    assert len(outs) == 9 and {o.layout for o in outs} == {"NHWC"}
+    assert len(outs) == 12 and {o.layout for o in outs} == {"NHWC"}
     assert outs[0].name == "p8_box" and tuple(outs[0].shape) == (1, IMGSZ // 8, IMGSZ // 8, 64)
     x = np.random.default_rng(3).random((1, 3, IMGSZ, IMGSZ), dtype=np.float32)
     with poseexport.load(artifact.path) as runner:
@@ -77,12 +77,12 @@ def test_graphdef_feeds_and_fetches_by_the_metadata_names(export):
     code = ("import sys, numpy as np, tensorflow as tf\n"
             "g = tf.compat.v1.GraphDef(); g.ParseFromString(open(sys.argv[1], 'rb').read())\n"
             "f = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(g, name=''), [])\n"
-            "r = f.prune(f.graph.get_tensor_by_name('images:0'), f.graph.get_tensor_by_name('p8_kpt:0'))\n"
+            "r = f.prune(f.graph.get_tensor_by_name('images:0'), f.graph.get_tensor_by_name('p8_vis:0'))\n"
             "print(tuple(r(tf.zeros((1, 64, 64, 3))).shape))")
     out = subprocess.run([sys.executable, "-c", code, str(artifact.main_file)], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "(1, 8, 8, 51)"
+    assert out.stdout.strip().splitlines()[-1] == "(1, 8, 8, 17)"
 
 
 def test_graphdef_metadata_reader_rejects_a_truncated_file(export, tmp_path):
