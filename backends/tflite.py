@@ -58,7 +58,8 @@ def _full_integer(options) -> bool:
 class TfliteBackend(Backend):
     name = "tflite"
     title = "TFLite"
-    extra = "tf"  # exporting; running needs only poseexport[tflite]
+    extra = "tf"  # exporting
+    run_extra = "tflite"  # running: LiteRT alone
     source = "saved_model"
     suffix = ".tflite"
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=False, nms=False,
@@ -99,6 +100,7 @@ class TfliteBackend(Backend):
         if kind is not None:
             count = 0 if ctx.calibration is None else len(ctx.calibration.images)
             ctx.record_calibration(int8_method(kind, count))
+            ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_kind": kind})
         request = converter_inputs(ctx, source, out_dir, {"precision": precision, "int8_kind": kind})
         result = run_converter("poseexport.backends.tflite_convert:convert", request, ctx.work_dir,
                                title="The TFLite converter", timeout_s=self.converter_timeout_s(),
