@@ -30,25 +30,31 @@ from poseexport.metadata import Metadata
 
 from .saved_model import TF_EXPORT
 from .tf_convert import SIGNATURE, quiet_tf_env
-from .tflite_convert import INT8_KINDS
+from .tflite_convert import CALIBRATIONS, INT8_KINDS
 from .tflite_metadata import is_tflite, read_metadata_json
 
 DEFAULT_INT8_KIND = "full-integer"
+DEFAULT_CALIBRATION = "percentile"
 INT8_KIND_HELP = ("int8 TFLite kind: dynamic-range (int8 weights, float activations), full-integer "
                   "(int8 ops, float32 input/outputs; the default) or full-integer-io (int8 input and "
                   "outputs, for integer-only hardware; use it with --decode host)")
 
 
-def int8_method(kind: str, images: int) -> str:
+def int8_method(kind: str, images: int, calibration: str) -> str:
     """What the metadata says about how the int8 artifact was made."""
     import importlib.metadata as md
+
+    from .tflite_convert import PERCENTILE_IMAGES
+    from .tflite_ranges import PERCENTILE
 
     tf = md.version("tensorflow")
     if kind == "dynamic-range":
         return f"TFLiteConverter (TensorFlow {tf}) dynamic-range: int8 per-channel weights, float activations"
     io = "int8 input and outputs" if kind == "full-integer-io" else "float32 input and outputs"
+    ranges = ("min/max" if calibration == "minmax" else
+              f"min/max, then the {PERCENTILE:g}th-percentile tails on {min(images, PERCENTILE_IMAGES)} of them")
     return (f"TFLiteConverter (TensorFlow {tf}) full-integer: int8 per-channel weights and int8 activations "
-            f"calibrated (min/max) on {images} images, {io}")
+            f"calibrated ({ranges}) on {images} images, {io}")
 
 
 def _full_integer(options) -> bool:
@@ -71,6 +77,8 @@ class TfliteBackend(Backend):
     options = (
         FormatOption("int8_kind", str, None, INT8_KIND_HELP + f" (default {DEFAULT_INT8_KIND})",
                      choices=INT8_KINDS),
+        FormatOption("int8_calibration", str, None, "activation ranges of full-integer int8: percentile "
+                     "(99.99th, the default) or minmax (TFLiteConverter's own)", choices=CALIBRATIONS),
         FormatOption("simplify", bool, True, "onnxslim simplification of the intermediate ONNX graph "
                                              "(default on)"),
     )
@@ -97,11 +105,14 @@ class TfliteBackend(Backend):
         ctx.metadata = replace(ctx.metadata, outputs=source.metadata.outputs)  # the layouts TF gave them
         precision = ctx.options.precision
         kind = (ctx.options.option("int8_kind") or DEFAULT_INT8_KIND) if precision == "int8" else None
+        calibration = ctx.options.option("int8_calibration") or DEFAULT_CALIBRATION
         if kind is not None:
             count = 0 if ctx.calibration is None else len(ctx.calibration.images)
-            ctx.record_calibration(int8_method(kind, count))
-            ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_kind": kind})
-        request = converter_inputs(ctx, source, out_dir, {"precision": precision, "int8_kind": kind})
+            ctx.record_calibration(int8_method(kind, count, calibration))
+            ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_kind": kind,
+                                                          "int8_calibration": calibration})
+        request = converter_inputs(ctx, source, out_dir, {"precision": precision, "int8_kind": kind,
+                                                          "calibration": calibration})
         result = run_converter("poseexport.backends.tflite_convert:convert", request, ctx.work_dir,
                                title="The TFLite converter", timeout_s=self.converter_timeout_s(),
                                env=quiet_tf_env())

@@ -21,6 +21,8 @@ from .tf_convert import SIGNATURE
 from .tflite_metadata import with_entry
 
 INT8_KINDS = ("dynamic-range", "full-integer", "full-integer-io")
+CALIBRATIONS = ("percentile", "minmax")
+PERCENTILE_IMAGES = 64  # images the percentile pass runs (it keeps every tensor of each)
 
 
 def convert(request: dict) -> dict:
@@ -44,7 +46,26 @@ def convert(request: dict) -> dict:
             if kind == "full-integer-io":
                 converter.inference_input_type = tf.int8
                 converter.inference_output_type = tf.int8
-    data = converter.convert()
+            if options.get("calibration", "minmax") == "percentile":
+                return _finish(_percentile_quantized(converter, images, metadata, kind), request, metadata)
+    return _finish(converter.convert(), request, metadata)
+
+
+def _percentile_quantized(converter, images, metadata: Metadata, kind: str) -> bytes:
+    from .tflite_ranges import (
+        calibrated_model,
+        percentile_ranges,
+        quantize,
+        with_ranges,
+    )
+
+    calibrated = calibrated_model(converter)
+    step = max(1, len(images) // PERCENTILE_IMAGES)  # evenly spread; min/max saw every image
+    ranges = percentile_ranges(calibrated, images[::step], metadata.inputs[0].name)
+    return quantize(with_ranges(calibrated, ranges), int8_io=kind == "full-integer-io")
+
+
+def _finish(data: bytes, request: dict, metadata: Metadata) -> dict:
     path = Path(request["out_dir"]) / f"{request['stem']}.tflite"
     path.write_bytes(data)
     metadata = with_io_specs(metadata, path)

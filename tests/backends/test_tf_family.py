@@ -130,6 +130,7 @@ def test_int8_kinds_take_and_give_the_tensors_their_metadata_describes(export, k
         assert len(set(scales)) == len(scales)  # every head map its own scale
     method = meta.precision.calibration.method
     assert ("dynamic-range" in method) == (kind == "dynamic-range")
+    assert ("percentile" in method) == (kind != "dynamic-range")  # the default activation ranges
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=str(artifact.main_file)).get_signature_runner("serving_default")
