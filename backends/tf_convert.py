@@ -12,6 +12,7 @@ never in the torch process: TensorFlow and onnx2tf are imported here only.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -33,10 +34,12 @@ def to_saved_model(request: dict) -> dict:
     metadata = read_metadata(request)
     np.save(ONNX2TF_SAMPLE, np.zeros((20, 128, 128, 3), np.float32))  # cwd: the converter's own run folder
     raw_dir = Path("onnx2tf_saved_model").resolve()
+    onnx = Path("source.onnx").resolve()  # a copy: onnx2tf may rewrite the file it is given
+    shutil.copyfile(request["source"], onnx)
     start = time.perf_counter()
     import onnx2tf
 
-    onnx2tf.convert(input_onnx_file_path=request["source"], output_folder_path=str(raw_dir),
+    onnx2tf.convert(input_onnx_file_path=str(onnx), output_folder_path=str(raw_dir),
                     not_use_onnxsim=True,  # the pipeline simplified the ONNX already
                     output_signaturedefs=True, non_verbose=True,
                     disable_group_convolution=True, enable_batchmatmul_unfold=True)
