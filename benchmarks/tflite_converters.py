@@ -104,7 +104,7 @@ def run_logged(cmd: list[str], log: Path, cwd: Path | None = None) -> tuple[int,
     wall = time.perf_counter() - start
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     if proc.returncode == 0:
-        return 0, wall, lines[-1] if lines else 
+        return 0, wall, lines[-1] if lines else ""
     errors = [ln for ln in lines if "Error" in ln or "error:" in ln.lower()]
     return proc.returncode or 1, wall, (errors[-1] if errors else (lines[-1] if lines else "no output"))
 
@@ -116,8 +116,10 @@ def onnx2tf_saved_model(onnx: Path, work: Path, sample: Path) -> dict:
         return json.loads(done.read_text())
     work.mkdir(parents=True, exist_ok=True)
     (work / ONNX2TF_SAMPLE).write_bytes(sample.read_bytes())
+    # onnx2tf rewrites its input .onnx in place (its onnxsim pass): hand it a copy, never the artifact
+    (work / "model.onnx").write_bytes(onnx.read_bytes())
     exe = str(Path(sys.executable).with_name("onnx2tf"))
-    rc, wall, tail = run_logged([exe, "-i", str(onnx.resolve()), "-o", "saved_model", "-osd", "-n"],
+    rc, wall, tail = run_logged([exe, "-i", "model.onnx", "-o", "saved_model", "-osd", "-n"],
                                 work / "onnx2tf.log", cwd=work)
     record = {"ok": rc == 0 and (work / "saved_model" / "saved_model.pb").is_file(), "seconds": wall,
               "error": None if rc == 0 else tail, "saved_model": str(work / "saved_model")}
@@ -269,12 +271,13 @@ def fmt(value, spec: str = ".3g") -> str:
 
 
 def table(records: list[dict], ref_map: float) -> str:
-    head = (f"{'route':<8}{'decode':<6}{'kind':<9}{'conv s':>7}{'kptΔmax':>9}{'boxΔmax':>9}{'scoreΔ':>10}"
+    head = (f"{'route':<8}{'decode':<6}{'kind':<15}{'conv s':>7}{'kptΔmax':>9}{'boxΔmax':>9}{'scoreΔ':>10}"
             f"{'found/ref':>10}{'miss':>5}{'inv':>4}{'bz kpt mean/p95 px':>20}{'pose mAP':>9}{'ΔmAP':>7}"
             f"{'ms 1t':>7}{'ms 2t':>7}{'MB':>6}")
     lines = [head]
     for r in records:
-        name = f"{r['route']:<8}{r['decode']:<6}{r['kind'] + ('*' if r.get('variant', 'default') != 'default' else ''):<9}"
+        variant = r.get("variant", "default")
+        name = f"{r['route']:<8}{r['decode']:<6}{r['kind'] + ('' if variant == 'default' else '_' + variant):<15}"
         if not r.get("ok"):
             lines.append(f"{name}FAILED / not offered: {r.get('error')}")
             continue
@@ -300,8 +303,10 @@ def main() -> None:
     parser.add_argument("--calib-count", type=int, default=None, help="first N calibration images (default all)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per latency (after 5 warm-up)")
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--retime", action="store_true", help="time the models measured before again")
     parser.add_argument("--determinism", action="store_true",
-                        help="convert onnx2tf int8 (graph) a second time and compare bytes and outputs")
+                        help="convert onnx2tf int8 (graph) twice on --determinism-count images; compare bytes")
+    parser.add_argument("--determinism-count", type=int, default=16)
     parser.add_argument("--per-tensor", action="store_true",
                         help="also the onnx2tf int8 kinds with per-tensor weights (variant *)")
     args = parser.parse_args()
@@ -328,64 +333,78 @@ def main() -> None:
     ctx = {"host_metadata": host_meta, "names": dict(pose.names), "kpt_shape": tuple(pose.kpt_shape),
            "stride": pose.stride, "inputs": inputs, "reference": reference, "image_names": names, "yaml": yaml}
 
-    records = []
+    header = {"started": started, "cpu": describe_cpu(), "cores": os.cpu_count(),
+              "python": platform.python_version(), "versions": versions(), "calibration": calib,
+              "pytorch": {"pose_map": ref_metrics.pose.map, "box_map": ref_metrics.box.map,
+                          "persons_on_7_images": int(sum(len(d) for d in _persons(reference, len(ctx["names"]))))},
+              "comparison_images": names}
+    records: list[dict] = []
+
+    def measured(record: dict) -> dict:
+        """Evaluate and time one converted model (kept beside it, reused on a re-run); JSON rewritten."""
+        if record.get("ok"):
+            cached = Path(record["path"]).with_suffix(".result.json")
+            if cached.is_file():
+                record = json.loads(cached.read_text())
+                if args.retime and record.get("ok"):  # timings again (e.g. when the machine is quieter)
+                    print(f"[{time.strftime('%H:%M:%S')}] latency {record['route']} {record['decode']} "
+                          f"{record['kind']} {record['variant']}", flush=True)
+                    record["latency"] = {str(t): time_model(record["path"], t, args.runs) for t in (1, 2)}
+                    cached.write_text(json.dumps(record, default=str))
+            else:
+                print(f"[{time.strftime('%H:%M:%S')}] evaluate {record['route']} {record['decode']} "
+                      f"{record['kind']} {record['variant']}", flush=True)
+                record["bytes"] = Path(record["path"]).stat().st_size
+                record["sha256"] = sha256(record["path"])
+                try:
+                    record.update(evaluate(record, ctx))
+                    if not args.no_latency:
+                        record["latency"] = {str(t): time_model(record["path"], t, args.runs) for t in (1, 2)}
+                    cached.write_text(json.dumps(record, default=str))
+                except Exception as err:  # noqa: BLE001 - a model that does not run is a finding, not a crash
+                    record.update(ok=False, error=f"evaluation failed: {type(err).__name__}: {err}")
+        records.append(record)
+        (out / "tflite_converters.json").write_text(json.dumps(
+            {**header, "loadavg_now": os.getloadavg(), "records": records}, indent=2, default=str))
+        return record
+
     for route in args.routes:
         for decode in args.decodes:
             work = out / "models" / f"{route}_{decode}"
             stage1 = (onnx2tf_saved_model(onnx[decode] / "yolo11n-pose.onnx", work, out / ONNX2TF_SAMPLE)
                       if route == "onnx2tf" else litert_fp32(decode, work, args.model, calib_file))
-            variants = [("", ())]
             for kind in args.kinds:
-                jobs = variants + ([("_pertensor", ("--per-tensor",))]
-                                   if args.per_tensor and route == "onnx2tf" and kind in ("int8", "int8io") else [])
-                for suffix, extra in jobs:
+                jobs = [("", (), args.calib_count)]
+                if args.per_tensor and route == "onnx2tf" and kind in ("int8", "int8io"):
+                    jobs.append(("_pertensor", ("--per-tensor",), args.calib_count))
+                for suffix, extra, count in jobs:
                     print(f"[{time.strftime('%H:%M:%S')}] convert {route} {decode} {kind}{suffix}", flush=True)
-                    records.append(convert_kind(route, decode, kind, stage1, work, calib_file, args.calib_count,
-                                                args.model, suffix, extra))
+                    measured(convert_kind(route, decode, kind, stage1, work, calib_file, count, args.model,
+                                          suffix, extra))
+    determinism = None
     if args.determinism and "onnx2tf" in args.routes and "graph" in args.decodes:
+        # the same representative-dataset conversion twice (on the first N images: 211 take ~9 min each here)
         work = out / "models" / "onnx2tf_graph"
         stage1 = json.loads((work / "stage1.json").read_text())
-        print(f"[{time.strftime('%H:%M:%S')}] determinism: onnx2tf graph int8, second conversion", flush=True)
-        records.append(convert_kind("onnx2tf", "graph", "int8", stage1, work, calib_file, args.calib_count,
-                                    args.model, "_rerun"))
-    for r in records:
-        if not r.get("ok"):
-            continue
-        print(f"[{time.strftime('%H:%M:%S')}] evaluate {r['route']} {r['decode']} {r['kind']} {r['variant']}",
-              flush=True)
-        r["bytes"] = Path(r["path"]).stat().st_size
-        r["sha256"] = sha256(r["path"])
-        try:
-            r.update(evaluate(r, ctx))
-        except Exception as err:  # noqa: BLE001 - a model that does not run is a finding, not a crash
-            r.update(ok=False, error=f"evaluation failed: {type(err).__name__}: {err}")
-    if not args.no_latency:
-        for r in records:
-            if r.get("ok") and r["variant"] in ("default",):
-                print(f"[{time.strftime('%H:%M:%S')}] latency {r['route']} {r['decode']} {r['kind']}", flush=True)
-                r["latency"] = {str(t): time_model(r["path"], t, args.runs) for t in (1, 2)}
-    determinism = None
-    reruns = [r for r in records if r.get("variant") == "rerun" and r.get("ok")]
-    if reruns:
-        first = next(r for r in records if r["route"] == "onnx2tf" and r["decode"] == "graph"
-                     and r["kind"] == "int8" and r["variant"] == "default")
-        again = reruns[0]
-        determinism = {"same_bytes": first["sha256"] == again["sha256"],
-                       "pose_map": [first.get("pose_map"), again.get("pose_map")],
-                       "kpt_max_px": [first["seven_images"]["kpt_max_px"], again["seven_images"]["kpt_max_px"]]}
-    result = {"started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "cpu": describe_cpu(), "cores": os.cpu_count(), "loadavg_end": os.getloadavg(),
-              "python": platform.python_version(), "versions": versions(), "calibration": calib,
-              "pytorch": {"pose_map": ref_metrics.pose.map, "box_map": ref_metrics.box.map,
-                          "persons_on_7_images": int(sum(len(d) for d in _persons(reference, len(ctx["names"]))))},
-              "comparison_images": names, "determinism_onnx2tf_int8": determinism, "records": records}
+        n = args.determinism_count
+        twice = []
+        for tag in ("a", "b"):
+            print(f"[{time.strftime('%H:%M:%S')}] determinism: onnx2tf graph int8 on {n} images ({tag})", flush=True)
+            twice.append(measured(convert_kind("onnx2tf", "graph", "int8", stage1, work, calib_file, n,
+                                               args.model, f"_c{n}{tag}")))
+        if all(r.get("ok") for r in twice):
+            determinism = {"calibration_images": n, "same_bytes": twice[0]["sha256"] == twice[1]["sha256"],
+                           "pose_map": [r["pose_map"] for r in twice],
+                           "kpt_max_px": [r["seven_images"]["kpt_max_px"] for r in twice]}
+    result = {**header, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "loadavg_end": os.getloadavg(), "determinism_onnx2tf_int8": determinism, "records": records}
     (out / "tflite_converters.json").write_text(json.dumps(result, indent=2, default=str))
     print(f"CPU: {result['cpu']['model']} ({result['cpu']['isa']}), load at end {result['loadavg_end']}")
     print(f"PyTorch: pose mAP50-95 {ref_metrics.pose.map:.4f}, box {ref_metrics.box.map:.4f}")
     print(table(records, ref_metrics.pose.map))
     if determinism:
-        print(f"onnx2tf int8 (graph) converted twice: same bytes {determinism['same_bytes']}, "
-              f"pose mAP {determinism['pose_map']}")
+        print(f"onnx2tf int8 (graph, {determinism['calibration_images']} images) converted twice: same bytes "
+              f"{determinism['same_bytes']}, pose mAP {determinism['pose_map']}")
     print(f"JSON: {out / 'tflite_converters.json'}")
 
 
