@@ -50,7 +50,22 @@ class TfjsBackend(Backend):
         return tfjs_env.runner_availability()
 
     def export_availability(self) -> Availability:
-        return tfjs_env.converter_availability()
+        """The converter's Python, and the SavedModel format it converts from."""
+        from poseexport.contract.registry import get_backend
+        from poseexport.errors import UnsupportedOptionError
+
+        converter = tfjs_env.converter_availability()
+        try:
+            upstream = get_backend(self.source).export_availability()
+        except UnsupportedOptionError:
+            upstream = Availability(False, f"exporting converts from the {self.source} format, which this "
+                                           "poseexport does not have: upgrade poseexport")
+        else:
+            if not upstream:
+                upstream = Availability(False, f"exporting converts from a TF SavedModel ({self.source}), and "
+                                               f"{upstream.reason}")
+        reasons = [a.reason for a in (converter, upstream) if not a]
+        return Availability(not reasons, "; ".join(reasons))
 
     def needs_calibration(self, options) -> bool:
         return False  # int8 quantises stored weights only: there is nothing to calibrate

@@ -21,6 +21,7 @@ BUILTIN = {
     "torchscript": "poseexport.backends.torchscript:TorchScriptBackend",
     "onnx": "poseexport.backends.onnx:OnnxBackend",
     "openvino": "poseexport.backends.openvino:OpenVinoBackend",
+    "tfjs": "poseexport.backends.tfjs:TfjsBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"
