@@ -53,7 +53,7 @@ def test_converter_python_without_tensorflowjs_is_named(monkeypatch):
 
 
 def test_default_places_are_in_the_user_cache(monkeypatch, tmp_path):
-    for name in (tfjs_env.PYTHON_ENV, tfjs_env.NODE_DIR_ENV):
+    for name in (tfjs_env.PYTHON_ENV, tfjs_env.NODE_DIR_ENV):  # tests/conftest.py pins them
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("POSEEXPORT_CACHE_DIR", str(tmp_path))
     assert tfjs_env.converter_python() == tfjs_env.venv_python(tmp_path / "tfjs-python")
@@ -186,12 +186,15 @@ def test_converter_process_gets_the_tfjs_python_and_no_network(monkeypatch, tmp_
 
 @pytest.fixture(scope="module")
 def tiny_tfjs(tiny, tmp_path_factory):
-    """fp32, fp16 and int8 exports of the tiny network, each loaded once."""
+    """fp32, fp16 and int8 exports of the tiny network. Not validated: on random weights many
+    anchors tie on score, and which of them NMS keeps differs between runtimes that agree to
+    1e-4 (the SavedModel stage then fails the person checks); the raw outputs are compared here,
+    and the parity report is proved on the real model (test_real_model_fp32_in_node_matches_pytorch)."""
     if not (RUNS and EXPORTS):
         pytest.skip(f"tfjs: {RUNS.reason or EXPORTS.reason}")
     root = tmp_path_factory.mktemp("tfjs")
-    return {p: tiny.export("tfjs", imgsz=IMGSZ, half=p == "fp16", int8=p == "int8", out=root / p, **QUIET)
-            for p in ("fp32", "fp16", "int8")}
+    return {p: tiny.export("tfjs", imgsz=IMGSZ, half=p == "fp16", int8=p == "int8", out=root / p, validate=False,
+                           **QUIET) for p in ("fp32", "fp16", "int8")}
 
 
 def shard_bytes(artifact) -> int:
@@ -204,7 +207,6 @@ def test_precisions_store_smaller_weights_and_say_what_they_are(tiny_tfjs, tiny_
     expected = tiny_reference(x)
     errors = {}
     for precision, artifact in tiny_tfjs.items():
-        assert artifact.report.passed, artifact.report.table()
         meta = artifact.metadata
         assert meta.precision.name == precision and meta.precision.calibration is None
         assert meta.inputs[0].layout == "NHWC" and meta.inputs[0].shape == (1, IMGSZ, IMGSZ, 3)
@@ -226,7 +228,7 @@ def test_model_json_carries_the_metadata_and_loads_without_sidecars(tiny_tfjs, t
     model = json.loads(artifact.main_file.read_text())
     assert model["format"] == "graph-model" and model["convertedBy"] == "TensorFlow.js Converter v4.22.0"
     sidecar = Metadata.from_json((artifact.path / "metadata.json").read_text())
-    assert read_metadata(artifact.main_file) == sidecar.with_validation(None)  # embedded before validation
+    assert read_metadata(artifact.main_file).with_validation(None) == sidecar.with_validation(None)
     assert model["userDefinedMetadata"][tfjs_convert.OUTPUT_KEYS] == ["output_0"]
     assert sidecar.toolchain["tensorflowjs"] == "4.22.0" and sidecar.toolchain["@tensorflow/tfjs"] == "4.22.0"
     assert sidecar.toolchain["node"].split(".")[0].isdigit()
@@ -255,6 +257,15 @@ def test_one_node_process_serves_every_call_on_wasm(tiny_tfjs):
     proc = runner._proc
     runner.close()
     assert proc.poll() is not None  # Node exited when its input closed
+
+
+@needs_toolchain
+def test_selftest_runs_the_golden_vector_in_node(tiny_tfjs):
+    from poseexport.selftest import selftest
+
+    lines = []
+    assert selftest(tiny_tfjs["fp32"].path, log=lines.append) is True
+    assert "PASSED" in lines[-1]
 
 
 @needs_toolchain
