@@ -38,7 +38,7 @@ class TfjsBackend(Backend):
     extra = None  # its toolchain lives outside poseexport's environment: tfjs_setup makes it
     source = "saved_model"
     suffix = ""  # a folder: model.json and its weight shards
-    capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), layout="NHWC")
+    capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), layout="NHWC", decode=("graph", "host"))
     convert_timeout_s = 900.0
     # uint8 weights quantise each kernel with one scale, with float activations: measured on
     # yolo11n-pose at 640 (docs/tfjs.md); fp32 and fp16 are held to the common limits
@@ -73,7 +73,9 @@ class TfjsBackend(Backend):
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         precision = ctx.options.precision
         notes = PRECISION_NOTES.get(precision, "")
-        ctx.metadata = replace(ctx.metadata, precision=replace(ctx.metadata.precision, notes=notes, calibration=None))
+        # the outputs as the SavedModel gives them (head maps of --decode host in NHWC)
+        ctx.metadata = replace(ctx.metadata, outputs=source.metadata.outputs,
+                               precision=replace(ctx.metadata.precision, notes=notes, calibration=None))
         request = converter_inputs(ctx, source, out_dir, {"precision": precision})
         result = run_converter(CONVERTER, request, ctx.work_dir, title="The TF.js converter (tensorflowjs)",
                                timeout_s=self.converter_timeout_s(), python=tfjs_env.converter_python(),

@@ -21,6 +21,10 @@ BUILTIN = {
     "torchscript": "poseexport.backends.torchscript:TorchScriptBackend",
     "onnx": "poseexport.backends.onnx:OnnxBackend",
     "openvino": "poseexport.backends.openvino:OpenVinoBackend",
+    "saved_model": "poseexport.backends.saved_model:SavedModelBackend",
+    "tflite": "poseexport.backends.tflite:TfliteBackend",
+    "pb": "poseexport.backends.graphdef:GraphDefBackend",
+    "edgetpu": "poseexport.backends.edgetpu:EdgeTpuBackend",
     "tfjs": "poseexport.backends.tfjs:TfjsBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"

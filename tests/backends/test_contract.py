@@ -92,7 +92,7 @@ def test_metadata_and_manifest(name, exported):
 def test_renamed_artifact_loads_from_native_metadata(name, exported, tmp_path):
     artifact = exported(name)
     main = artifact.main_file
-    if main.is_file() and get_backend(name).suffix:  # one file holds the whole model
+    if get_backend(name).suffix:  # a single-file format
         moved = tmp_path / f"best{main.suffix}x"  # new name, odd suffix, no sidecar beside it
         shutil.copy(main, moved)
     else:  # a folder format (OpenVINO xml + bin, TF.js model.json + shards): the folder, without sidecars
@@ -100,7 +100,7 @@ def test_renamed_artifact_loads_from_native_metadata(name, exported, tmp_path):
         shutil.copytree(artifact.path, folder)
         (folder / "metadata.json").unlink()
         (folder / "manifest.json").unlink()
-        moved = folder / main.relative_to(artifact.path)
+        moved = folder / main.relative_to(artifact.path)  # the file a user would point at
     with poseexport.load(moved) as runner:
         assert runner.metadata.format == name
         assert runner.names == {0: "person"} and runner.kpt_shape == (17, 3)
