@@ -4,8 +4,8 @@ TF SavedModel by tensorflowjs in its own Python environment and run in Node.js.
 Precisions are tensorflowjs's weight quantisations; the graph always computes in float32:
 - fp32: float32 weights.
 - fp16: float16 weights (`--quantize_float16`), half the download.
-- int8: uint8 weights (`--quantize_uint8`: affine per tensor) on the convolution kernels, a
-  quarter of the download. Weights only: activations stay float32, no calibration images are
+- int8: uint8 weights (`--quantize_uint8`: affine per tensor) on the convolution kernels but
+  the last two before each output, about a third of the download. Weights only: activations stay float32, no calibration images are
   used, and it runs no faster than fp32 (see docs/tfjs.md for why it is still named int8).
 Metadata: model.json's `userDefinedMetadata.poseexport` (where TF.js keeps a model's own data)
 and the metadata.json sidecar. Runner: tfjs_runner (one Node process per opened artifact).
@@ -27,7 +27,8 @@ MODEL_FILE = "model.json"
 CONVERTER = "poseexport.backends.tfjs_convert:convert"
 PRECISION_NOTES = {
     "fp16": "float16 weights (tensorflowjs --quantize_float16), computed in float32",
-    "int8": "weights only: uint8 convolution kernels, affine per tensor (tensorflowjs --quantize_uint8), "
+    "int8": "weights only: uint8 convolution kernels (all but the last two convolutions before each output), "
+            "affine per tensor (tensorflowjs --quantize_uint8), "
             "dequantised to float32 when the model loads; activations and arithmetic float32; no calibration",
 }
 

@@ -124,14 +124,29 @@ def test_output_keys_follow_the_metadata_order():
         tfjs_convert.output_keys(["a", "b"], ["x", "y"])
 
 
-def test_uint8_quantises_the_kernels_only_and_fp16_every_float_weight():
-    manifest = {"weightsManifest": [{"paths": ["g1.bin"], "weights": [
-        {"name": "conv/kernel", "shape": [3, 3, 3, 16], "dtype": "float32"},
-        {"name": "anchors", "shape": [1, 2, 8400], "dtype": "float32"},
-        {"name": "strides", "shape": [1, 1, 8400], "dtype": "float32"},
-        {"name": "shape", "shape": [4], "dtype": "int32"}]}]}
-    assert tfjs_convert.weights_to_quantize(manifest, "uint8") == ["conv/kernel"]
-    assert tfjs_convert.weights_to_quantize(manifest, "float16") == ["conv/kernel", "anchors", "strides"]
+def test_uint8_quantises_the_inner_kernels_only_and_fp16_every_float_weight():
+    """x -> conv0 -> conv1 -> conv2 -> add(anchors) -> output: conv0's kernel is quantised; those
+    of the last two convolutions before the output, the anchors and the int32 shape stay as they are."""
+    def node(name, op, *inputs):
+        return {"name": name, "op": op, "input": list(inputs)}
+
+    model = {"signature": {"outputs": {"output0": {"name": "Identity:0"}}},
+             "modelTopology": {"node": [node("x", "Placeholder"), node("conv0", "DepthwiseConv2dNative", "x", "k0"),
+                                        node("conv1", "_FusedConv2D", "conv0", "k1", "b1"),
+                                        node("conv2", "Conv2D", "conv1:0", "k2"), node("add", "AddV2", "conv2", "anchors"),
+                                        node("Identity", "Identity", "add", "^shape")]},
+             "weightsManifest": [{"paths": ["g1.bin"], "weights": [
+                 {"name": "k0", "shape": [3, 3, 3, 1], "dtype": "float32"},
+                 {"name": "k1", "shape": [3, 3, 3, 16], "dtype": "float32"},
+                 {"name": "b1", "shape": [16], "dtype": "float32"},
+                 {"name": "k2", "shape": [1, 1, 16, 56], "dtype": "float32"},
+                 {"name": "anchors", "shape": [1, 2, 8400], "dtype": "float32"},
+                 {"name": "shape", "shape": [4], "dtype": "int32"}]}]}
+    assert tfjs_convert.output_conv_kernels(model, 1) == {"k2"}
+    assert tfjs_convert.output_conv_kernels(model, 2) == {"k1", "k2"}
+    assert tfjs_convert.FLOAT_OUTPUT_CONVS == 2
+    assert tfjs_convert.weights_to_quantize(model, "uint8") == ["k0"]
+    assert tfjs_convert.weights_to_quantize(model, "float16") == ["k0", "k1", "b1", "k2", "anchors"]
 
 
 def test_fnmatch_patterns_match_one_name_literally():
