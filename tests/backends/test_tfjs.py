@@ -322,6 +322,18 @@ def test_node_dying_mid_run_is_a_clear_error(tiny_tfjs):
 
 
 @needs_toolchain
+def test_host_decode_outputs_head_maps_that_decode_like_pytorch(tiny, tiny_reference, tmp_path):
+    artifact = tiny.export("tfjs", imgsz=IMGSZ, decode="host", out=tmp_path / "host", validate=False, **QUIET)
+    outputs = artifact.metadata.outputs
+    assert len(outputs) == 9 and {o.kind for o in outputs} == {"head"} and {o.layout for o in outputs} == {"NHWC"}
+    keys = json.loads(artifact.main_file.read_text())["userDefinedMetadata"][tfjs_convert.OUTPUT_KEYS]
+    assert keys == [o.name for o in outputs]  # the SavedModel names its outputs as the metadata does
+    x = np.random.default_rng(7).random((1, 3, IMGSZ, IMGSZ), dtype=np.float32)
+    with poseexport.load(artifact.path) as runner:
+        assert float(np.abs(runner.forward(x) - tiny_reference(x)).max()) < 1e-3
+
+
+@needs_toolchain
 def test_int8_exports_without_data(tiny_tfjs):
     assert tiny_tfjs["int8"].metadata.options["data"] is None
 
