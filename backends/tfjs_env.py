@@ -55,6 +55,11 @@ def converter_python() -> Path:
     return Path(given).expanduser() if given else venv_python(default_python_env())
 
 
+def python_env_dir() -> Path:
+    """The venv holding converter_python() (bin/python or Scripts/python.exe inside it)."""
+    return converter_python().parents[1]
+
+
 def node_dir() -> Path:
     given = os.environ.get(NODE_DIR_ENV, "").strip()
     return Path(given).expanduser() if given else default_node_dir()

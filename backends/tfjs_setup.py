@@ -4,6 +4,9 @@
     python -m poseexport.backends.tfjs_setup --only python --python-env DIR
     python -m poseexport.backends.tfjs_setup --only node --node-dir DIR
 
+Without --python-env / --node-dir it makes the places poseexport looks in: those
+$POSEEXPORT_TFJS_PYTHON (its venv) and $POSEEXPORT_TFJS_NODE_DIR name, else the defaults below.
+
 - python: a venv (default <cache>/tfjs-python) with TensorFlow and its dependencies pinned
   (tfjs_requirements.txt), then tensorflowjs 4.22.0 with --no-deps: its declared dependencies
   cannot share an environment with TensorFlow 2.21. Made from this interpreter.
@@ -38,19 +41,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=env.SETUP, description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("python", "node"), help="make one part only")
     parser.add_argument("--python-env", type=Path, default=None,
-                        help=f"the converter's venv (default {env.default_python_env()}); "
-                             f"set ${env.PYTHON_ENV} to its python when not the default")
+                        help=f"the converter's venv (default: the one ${env.PYTHON_ENV} names, else "
+                             f"{env.default_python_env()}); set ${env.PYTHON_ENV} to its python when not the default")
     parser.add_argument("--node-dir", type=Path, default=None,
-                        help=f"the runner's npm packages (default {env.default_node_dir()}); "
-                             f"set ${env.NODE_DIR_ENV} to it when not the default")
+                        help=f"the runner's npm packages (default: ${env.NODE_DIR_ENV}, else "
+                             f"{env.default_node_dir()}); set ${env.NODE_DIR_ENV} to it when not the default")
     args = parser.parse_args(argv)
     try:
         if args.only in (None, "python"):
-            venv = (args.python_env or env.default_python_env()).expanduser().resolve()
+            venv = (args.python_env or env.python_env_dir()).expanduser().resolve()
             make_python_env(venv)
             print(f"TF.js converter environment: {env.venv_python(venv)}")
         if args.only in (None, "node"):
-            folder = (args.node_dir or env.default_node_dir()).expanduser().resolve()
+            folder = (args.node_dir or env.node_dir()).expanduser().resolve()
             make_node_packages(folder)
             print(f"TF.js runner packages: {folder / 'node_modules'}")
     except SetupError as err:

@@ -166,6 +166,17 @@ def test_setup_leaves_a_foreign_folder_alone(tmp_path, capsys):
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
 
 
+def test_setup_makes_the_places_the_variables_name(tmp_path, monkeypatch):
+    """The fix availability() prints (`tfjs_setup --only node`) fills the folder poseexport looks in."""
+    made = []
+    monkeypatch.setattr(tfjs_setup, "make_node_packages", made.append)
+    monkeypatch.setattr(tfjs_setup, "make_python_env", made.append)
+    monkeypatch.setenv(tfjs_env.NODE_DIR_ENV, str(tmp_path / "npm"))
+    monkeypatch.setenv(tfjs_env.PYTHON_ENV, str(tfjs_env.venv_python(tmp_path / "venv")))
+    assert tfjs_setup.main([]) == 0
+    assert made == [(tmp_path / "venv").resolve(), (tmp_path / "npm").resolve()]
+
+
 def test_setup_skips_a_part_made_from_the_same_pins(tmp_path, monkeypatch):
     venv = tmp_path / "venv"
     venv.mkdir()
