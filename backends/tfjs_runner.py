@@ -69,7 +69,11 @@ class TfjsRunner(Runner):
         self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
         self._frames: queue.Queue = queue.Queue()
         threading.Thread(target=self._read_frames, name="tfjs-node-reader", daemon=True).start()
-        ready, _ = self._reply(START_TIMEOUT_S, "start")
+        try:
+            ready, _ = self._reply(START_TIMEOUT_S, "start")
+        except BaseException:  # the model did not load: Node must not outlive the error
+            self.close()
+            raise
         self.info = {k: ready[k] for k in ("backend", "wasm", "versions") if k in ready}
         self.threads = (ready.get("wasm") or {}).get("threads", 1)
 
@@ -125,20 +129,24 @@ class TfjsRunner(Runner):
         return header, payloads
 
     def _read_frames(self) -> None:
+        """Frames from Node's stdout into the queue; None when it ends (or sends something that
+        is not a frame), so a waiting call fails at once instead of at its timeout."""
         stream = self._proc.stdout
         try:
             while True:
                 head = _read_exactly(stream, FRAME_HEADER.size)
-                if head is None:
+                body = None if head is None else _read_exactly(stream, FRAME_HEADER.unpack(head)[0])
+                if body is None:
                     break
-                header = json.loads(_read_exactly(stream, FRAME_HEADER.unpack(head)[0]))
-                payloads = [_read_exactly(stream, n) for n in header.get("nbytes", [])]
+                header = json.loads(body)
+                payloads = [_read_exactly(stream, int(n)) for n in header.get("nbytes", [])]
                 if any(p is None for p in payloads):
                     break
                 self._frames.put((header, payloads))
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - a closed pipe, a torn frame: the process is done for
             pass
-        self._frames.put(None)
+        finally:
+            self._frames.put(None)
 
     def _failed(self, doing: str, why: str):
         raise BadArtifactError(f"TF.js {doing} of {self.where} failed in Node ({self.backend} backend)", why,

@@ -39,7 +39,21 @@ function writeFrame(header, payloads = []) {
   const body = Buffer.from(JSON.stringify({ ...header, nbytes: payloads.map((p) => p.byteLength) }), 'utf8');
   const length = Buffer.alloc(4);
   length.writeUInt32LE(body.length, 0);
-  for (const chunk of [length, body, ...payloads]) fs.writeSync(1, chunk);
+  for (const chunk of [length, body, ...payloads]) writeAll(chunk);
+}
+
+// fs.writeSync may write part of a chunk, or throw EAGAIN on a pipe that is full for a moment
+function writeAll(chunk) {
+  const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  let done = 0;
+  while (done < bytes.length) {
+    try {
+      done += fs.writeSync(1, bytes, done, bytes.length - done);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);  // 5 ms, then again
+    }
+  }
 }
 
 // the weight shards, concatenated in manifest order (paths must stay inside the model's folder)
