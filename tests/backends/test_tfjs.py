@@ -243,7 +243,14 @@ def test_precisions_store_smaller_weights_and_say_what_they_are(tiny_tfjs, tiny_
     assert "weights only" in tiny_tfjs["int8"].metadata.precision.notes
     fp32, fp16, int8 = (shard_bytes(tiny_tfjs[p]) for p in ("fp32", "fp16", "int8"))
     assert 0.45 < fp16 / fp32 < 0.55  # every float weight in 2 bytes
-    assert int8 < 0.35 * fp32  # the kernels in 1 byte
+    # uint8: exactly the kernels but those of the last two convolutions before each output, 1 byte each
+    model = json.loads(tiny_tfjs["int8"].main_file.read_text())
+    weights = [w for group in model["weightsManifest"] for w in group["weights"]]
+    quantised = {w["name"] for w in weights if (w.get("quantization") or {}).get("dtype") == "uint8"}
+    kernels = {w["name"] for w in weights if len(w["shape"]) == 4}
+    kept = tfjs_convert.output_conv_kernels(model, 2)
+    assert quantised and kept and quantised == kernels - kept
+    assert int8 == sum(int(np.prod(w["shape"])) * (1 if w["name"] in quantised else 4) for w in weights) < fp32
     # the int8 uint8 kernels move outputs more than fp16, which moves them more than fp32
     assert errors["fp32"] < errors["fp16"] < errors["int8"]
 
@@ -255,7 +262,8 @@ def test_model_json_carries_the_metadata_and_loads_without_sidecars(tiny_tfjs, t
     assert model["format"] == "graph-model" and model["convertedBy"] == "TensorFlow.js Converter v4.22.0"
     sidecar = Metadata.from_json((artifact.path / "metadata.json").read_text())
     assert read_metadata(artifact.main_file).with_validation(None) == sidecar.with_validation(None)
-    assert model["userDefinedMetadata"][tfjs_convert.OUTPUT_KEYS] == ["output_0"]
+    # the SavedModel's signature names its outputs as the metadata does
+    assert model["userDefinedMetadata"][tfjs_convert.OUTPUT_KEYS] == [o.name for o in sidecar.outputs]
     assert sidecar.toolchain["tensorflowjs"] == "4.22.0" and sidecar.toolchain["@tensorflow/tfjs"] == "4.22.0"
     assert sidecar.toolchain["node"].split(".")[0].isdigit()
     folder = tmp_path / "bare"
