@@ -5,8 +5,9 @@ Precisions are tensorflowjs's weight quantisations; the graph always computes in
 - fp32: float32 weights.
 - fp16: float16 weights (`--quantize_float16`), half the download.
 - int8: uint8 weights (`--quantize_uint8`: affine per tensor) on the convolution kernels but
-  the last two before each output, about a third of the download. Weights only: activations stay float32, no calibration images are
-  used, and it runs no faster than fp32 (see docs/tfjs.md for why it is still named int8).
+  the last two before each output, about a third of the download. Weights only: activations
+  stay float32, no calibration images are used, and it runs no faster than fp32 (see
+  docs/tfjs.md for why it is still named int8).
 Metadata: model.json's `userDefinedMetadata.poseexport` (where TF.js keeps a model's own data)
 and the metadata.json sidecar. Runner: tfjs_runner (one Node process per opened artifact).
 """

@@ -133,7 +133,8 @@ def test_uint8_quantises_the_inner_kernels_only_and_fp16_every_float_weight():
     model = {"signature": {"outputs": {"output0": {"name": "Identity:0"}}},
              "modelTopology": {"node": [node("x", "Placeholder"), node("conv0", "DepthwiseConv2dNative", "x", "k0"),
                                         node("conv1", "_FusedConv2D", "conv0", "k1", "b1"),
-                                        node("conv2", "Conv2D", "conv1:0", "k2"), node("add", "AddV2", "conv2", "anchors"),
+                                        node("conv2", "Conv2D", "conv1:0", "k2"),
+                                        node("add", "AddV2", "conv2", "anchors"),
                                         node("Identity", "Identity", "add", "^shape")]},
              "weightsManifest": [{"paths": ["g1.bin"], "weights": [
                  {"name": "k0", "shape": [3, 3, 3, 1], "dtype": "float32"},
