@@ -19,7 +19,7 @@ import pytest
 import poseexport
 from poseexport import PoseModel
 from poseexport.backends import tfjs_convert, tfjs_env, tfjs_setup
-from poseexport.backends.tfjs import TfjsBackend, read_metadata
+from poseexport.backends.tfjs import read_metadata
 from poseexport.contract.registry import get_backend
 from poseexport.errors import BadArtifactError, UnsupportedOptionError
 from poseexport.export.options import ExportOptions
