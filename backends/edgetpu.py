@@ -75,6 +75,7 @@ class EdgeTpuBackend(Backend):
     name = "edgetpu"
     title = "Edge TPU"
     extra = "tf"
+    run_extra = "tflite"  # plus the Edge TPU runtime, which is no Python package
     source = Source("tflite", precision="int8", options={"int8_kind": "full-integer-io"})
     suffix = ".tflite"
     capabilities = Capabilities(precisions=("int8",), dynamic=False, nms=False, decode=("host",), layout="NHWC")

@@ -51,10 +51,15 @@ def int8_method(kind: str, images: int) -> str:
             f"calibrated (min/max) on {images} images, {io}")
 
 
+def _full_integer(options) -> bool:
+    return options.precision == "int8" and (options.option("int8_kind") or DEFAULT_INT8_KIND) != "dynamic-range"
+
+
 class TfliteBackend(Backend):
     name = "tflite"
     title = "TFLite"
-    extra = "tf"  # exporting; running needs only poseexport[tflite]
+    extra = "tf"  # exporting
+    run_extra = "tflite"  # running: LiteRT alone
     source = "saved_model"
     suffix = ".tflite"
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=False, nms=False,
@@ -70,11 +75,23 @@ class TfliteBackend(Backend):
                                              "(default on)"),
     )
 
+    def default_decode(self, options) -> str:
+        """Full-integer int8 decodes on the host: in the graph, one int8 tensor would hold pixel
+        coordinates (hundreds) and 0-1 scores under one scale, and the scores are gone."""
+        return "host" if _full_integer(options) else "graph"
+
     def check_options(self, options) -> None:
         kind = options.option("int8_kind")
         if kind is not None and options.precision != "int8":
             raise UnsupportedOptionError(f"--int8-kind {kind} applies to int8 exports only",
                                          f"this export is {options.precision}", "add --int8, or drop --int8-kind")
+        if _full_integer(options) and options.decode == "graph":
+            raise UnsupportedOptionError(
+                f"Full-integer int8 TFLite ({kind or DEFAULT_INT8_KIND}) cannot keep the decode in the graph",
+                "its one int8 output would hold pixel coordinates and 0-1 scores under one scale: measured on "
+                "yolo11n-pose, every person is lost (pose mAP50-95 0.000, 39 of 39 persons missed)",
+                "drop --decode graph (full-integer kinds decode on the host by default), or pass "
+                "--int8-kind dynamic-range")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         ctx.metadata = replace(ctx.metadata, outputs=source.metadata.outputs)  # the layouts TF gave them
@@ -83,6 +100,7 @@ class TfliteBackend(Backend):
         if kind is not None:
             count = 0 if ctx.calibration is None else len(ctx.calibration.images)
             ctx.record_calibration(int8_method(kind, count))
+            ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_kind": kind})
         request = converter_inputs(ctx, source, out_dir, {"precision": precision, "int8_kind": kind})
         result = run_converter("poseexport.backends.tflite_convert:convert", request, ctx.work_dir,
                                title="The TFLite converter", timeout_s=self.converter_timeout_s(),

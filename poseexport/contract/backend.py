@@ -43,6 +43,7 @@ class Backend:
     name: ClassVar[str]
     title: ClassVar[str]
     extra: ClassVar[str | None] = None  # pip extra that provides the toolchain
+    run_extra: ClassVar[str | None] = None  # a smaller extra with the runtime alone (default: extra)
     source: ClassVar[str | Source] = "graph"
     suffix: ClassVar[str]  # main file suffix, or "" for a folder
     capabilities: ClassVar[Capabilities] = Capabilities()
@@ -70,11 +71,17 @@ class Backend:
 
     def availability(self) -> Availability:
         """Can artifacts of this format be loaded and run here? If not, why and how to fix."""
-        return _missing(self.run_requires, {}, self.extra, "running")
+        return _missing(self.run_requires, {}, self.run_extra or self.extra, "running")
 
     def export_availability(self) -> Availability:
         """Can this format be exported here (modules and programs; running is `availability`)?"""
         return _missing(self.export_requires, self.binaries, self.extra, "exporting")
+
+    def default_decode(self, options: Any) -> str:
+        """--decode when the user gives none: "graph" where the format offers it. A format whose
+        quantised kinds lose the pose with the decode in the graph answers "host" for those."""
+        offered = self.capabilities.decode
+        return "graph" if "graph" in offered else offered[0]
 
     def export_note(self) -> str | None:
         """What an export here cannot finish although it runs (a compiler that is missing: the
