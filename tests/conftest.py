@@ -10,6 +10,18 @@ import pytest
 from poseexport.paths import shared_data_dir
 
 
+def _pin_tfjs_toolchain() -> None:
+    """The TF.js toolchain is made once in the real user cache (python -m poseexport.backends.tfjs_setup):
+    name its places explicitly before `private_cache` moves the cache for every test."""
+    from poseexport.backends import tfjs_env
+
+    os.environ.setdefault(tfjs_env.PYTHON_ENV, str(tfjs_env.converter_python()))
+    os.environ.setdefault(tfjs_env.NODE_DIR_ENV, str(tfjs_env.node_dir()))
+
+
+_pin_tfjs_toolchain()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     root = shared_data_dir()

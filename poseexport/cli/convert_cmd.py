@@ -24,7 +24,8 @@ def register(sub) -> None:
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size of the exported input (default 1)")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
     parser.add_argument("--half", action="store_true", help="fp16 precision")
-    parser.add_argument("--int8", action="store_true", help="int8 precision (needs --data for calibration)")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 precision (needs --data for calibration, except a weights-only int8: TF.js)")
     parser.add_argument("--data", help="calibration images: a dataset yaml or a folder of images")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the calibration images to use")
     parser.add_argument("--force", action="store_true", help="accept fewer than 32 calibration images")

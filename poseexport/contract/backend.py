@@ -94,6 +94,11 @@ class Backend:
 
         return converter_timeout_s(self.convert_timeout_s)
 
+    def needs_calibration(self, options: Any) -> bool:
+        """Does this export need calibration images (--data)? int8 does, unless the format's int8
+        quantises stored weights only (TF.js uint8 weights): then nothing is calibrated."""
+        return bool(options.int8)
+
     def check_options(self, options: Any) -> None:
         """Refuse option values this format cannot honour beyond their declared type and
         choices, e.g. an opset out of range (called before anything is traced)."""

@@ -14,6 +14,14 @@ the paths in `request` (`read_metadata`, `read_calibration` below), writes into
 `request["out_dir"]`, and returns a JSON-serialisable dict (paths as strings). It must not
 import torch; the backend module it lives in is imported in the child too, so keep that light.
 
+`python=` runs the converter under another interpreter: a toolchain that cannot share
+poseexport's environment (tensorflowjs pins an old TensorFlow and NumPy) lives in a venv of its
+own, and the converter is that venv's python. poseexport is not installed there: the child
+imports `poseexport` and the packages on the way to `target` from this installation's folders
+(`package_dirs`: exactly those packages, nothing else of this environment), and everything
+else (numpy, the toolchain) from its own environment. It needs numpy and a Python that runs
+this code (3.10+).
+
 What the helper guarantees:
 - Inputs cross as files (the source artifact's main file, metadata JSON, calibration `.npy`,
   plain options), written into a fresh folder under `work_dir`; never live Python objects.
@@ -71,13 +79,16 @@ _log = logging.getLogger(__name__)
 
 
 def run_converter(target: str, request: Mapping[str, Any], work_dir: Path, *, title: str, timeout_s: float,
-                  env: Mapping[str, str] | None = None, log: Callable[[str], None] | None = None) -> dict:
+                  env: Mapping[str, str] | None = None, log: Callable[[str], None] | None = None,
+                  python: str | os.PathLike | None = None) -> dict:
     """Call `target` ("package.module:function") with `request` in a child process; return its dict.
 
     `title` names the converter in messages ("The MNN converter"); `env` adds variables to the
     clean environment (e.g. {"TF_CPP_MIN_LOG_LEVEL": "2"}); `log` receives the converter's
-    stderr lines after a success (default: this module's logger at debug level).
-    Raises ExportFailedError when the converter fails, dies, or runs past `timeout_s`.
+    stderr lines after a success (default: this module's logger at debug level); `python` is
+    the interpreter of the child (default: this one), see the module docstring.
+    Raises ExportFailedError when the converter fails, dies, runs past `timeout_s`, or its
+    interpreter cannot be started.
     """
     module, _, function = target.partition(":")
     if not module or not function:
@@ -86,12 +97,23 @@ def run_converter(target: str, request: Mapping[str, Any], work_dir: Path, *, ti
     request_path = run_dir / REQUEST_FILE
     spec = {"target": target, "request": dict(request), "result": str(run_dir / RESULT_FILE),
             "error": str(run_dir / ERROR_FILE), "parent_pid": os.getpid()}
+    if python is not None:
+        spec["package_dirs"] = package_dirs(module)
     request_path.write_text(json.dumps(spec, indent=2))  # a TypeError here: the request is not plain data
+    interpreter = sys.executable if python is None else str(python)
+    # another interpreter has no poseexport installed: it runs the worker file as a script
+    worker = ["-m", WORKER_MODULE] if python is None else [str(Path(__file__).with_name("converter_worker.py"))]
     start = time.monotonic()
     with open(run_dir / STDOUT_FILE, "wb") as out, open(run_dir / STDERR_FILE, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", WORKER_MODULE, str(request_path)], cwd=run_dir,
-                                env=converter_env(env), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                **_own_group())
+        try:
+            proc = subprocess.Popen([interpreter, *worker, str(request_path)], cwd=run_dir,
+                                    env=converter_env(env), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    **_own_group())
+        except OSError as exc:  # no such interpreter, or not executable
+            raise ExportFailedError(f"{title} could not be started",
+                                    f"its Python {interpreter} cannot be run ({exc.strerror or exc})",
+                                    "make the environment it runs in (the format's documentation names the "
+                                    "command), or point the format at an existing one") from None
         try:
             with _sigterm_raises():
                 code = proc.wait(timeout=timeout_s)
@@ -117,6 +139,24 @@ def run_converter(target: str, request: Mapping[str, Any], work_dir: Path, *, ti
     for line in _tail(run_dir / STDERR_FILE, lines=None):
         (log or _log.debug)(line)
     return result
+
+
+def package_dirs(module: str) -> dict[str, list[str]]:
+    """The folders of `poseexport` and of every package on the way to `module` ("a.b.c" -> a, a.b),
+    as this interpreter finds them: what a foreign interpreter needs to import the worker and the
+    converter (an editable install maps poseexport.backends to another folder than poseexport/)."""
+    import importlib.util
+
+    names = ["poseexport"]
+    parts = module.split(".")
+    names += [".".join(parts[:i]) for i in range(1, len(parts))]
+    dirs = {}
+    for name in dict.fromkeys(names):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"converter package {name!r} is not an importable package here")
+        dirs[name] = [str(Path(d).resolve()) for d in spec.submodule_search_locations]
+    return dirs
 
 
 def converter_inputs(ctx: Any, source: Any, out_dir: Path, options: Mapping[str, Any] | None = None) -> dict:

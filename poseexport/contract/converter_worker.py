@@ -6,10 +6,16 @@ raises leaves where it raised and what (the last FRAMES frames of its own code, 
 exception) on stderr, its one-line summary in the error file, and the exit status 1, all of
 which the parent reports.
 Imports neither torch nor any toolchain itself: only what the converter's module imports.
+Under another interpreter (run_converter's `python=`) the request's `package_dirs` says where
+poseexport's packages are: the worker finds exactly those there (PackageDirFinder), everything
+else in its own environment. There it is started as a script (`python .../converter_worker.py
+REQUEST.json`: poseexport is not installed), so this file imports nothing but the standard library.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import json
 import os
 import signal
@@ -29,6 +35,8 @@ def main(argv: list[str]) -> int:
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     _die_with_parent(int(spec["parent_pid"]))
+    if spec.get("package_dirs"):
+        sys.meta_path.insert(0, PackageDirFinder(spec["package_dirs"]))
     module, _, function = spec["target"].partition(":")
     convert = getattr(importlib.import_module(module), function)
     try:
@@ -42,6 +50,21 @@ def main(argv: list[str]) -> int:
     partial.write_text(json.dumps(result, indent=2))
     os.replace(partial, result_path)  # the parent never reads half a result
     return 0
+
+
+class PackageDirFinder(importlib.abc.MetaPathFinder):
+    """Finds the named packages (name -> folders) there, and nothing else: their submodules are
+    then found by the normal machinery through each package's __path__."""
+
+    def __init__(self, package_dirs: dict[str, list[str]]):
+        self.package_dirs = package_dirs
+
+    def find_spec(self, fullname, path=None, target=None):
+        dirs = self.package_dirs.get(fullname)
+        if not dirs:
+            return None
+        return importlib.util.spec_from_file_location(fullname, str(Path(dirs[0]) / "__init__.py"),
+                                                      submodule_search_locations=list(dirs))
 
 
 def _where_raised(err: BaseException) -> str:
@@ -67,4 +90,8 @@ def _die_with_parent(parent: int) -> None:
 
 
 if __name__ == "__main__":
+    # run as a script (another interpreter), this folder leads sys.path: its modules must not
+    # shadow anything the converter imports (a toolchain's own `backend` or `tensors`)
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if not p or str(Path(p).resolve()) != _here]
     sys.exit(main(sys.argv[1:]))

@@ -25,6 +25,7 @@ BUILTIN = {
     "tflite": "poseexport.backends.tflite:TfliteBackend",
     "pb": "poseexport.backends.graphdef:GraphDefBackend",
     "edgetpu": "poseexport.backends.edgetpu:EdgeTpuBackend",
+    "tfjs": "poseexport.backends.tfjs:TfjsBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"

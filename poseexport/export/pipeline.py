@@ -44,7 +44,8 @@ def export_model(model, options: ExportOptions, log=print):
     backend = get_backend(options.format)
     options = options.for_backend(backend)
     check_supported(backend, options)
-    options.check_calibration()
+    if backend.needs_calibration(options):
+        options.check_calibration()
     check_memory(model, options)
     final_dir, label = output_dir(model, options)
     installed, report, validate_s = False, None, 0.0
@@ -82,7 +83,7 @@ def build_artifact(model, backend, options: ExportOptions, work_dir: Path, log=p
     """Trace, calibrate, convert and write the golden vector into work_dir/artifact; returns
     (artifact, traced model, the golden vector's manifest entry or None)."""
     traced = trace_model(model, options, work_dir)
-    calibration = load_calibration(options, traced.facts.stride) if options.int8 else None
+    calibration = load_calibration(options, traced.facts.stride) if backend.needs_calibration(options) else None
     metadata = base_metadata(backend, traced, options)
     ctx = ExportContext(options=options, traced=traced, metadata=metadata, work_dir=work_dir,
                         calibration=calibration)
@@ -215,7 +216,7 @@ def build_source(declared, ctx: ExportContext, log=print):
     options = upstream_options(ctx.options, source)
     check_supported(upstream, options)
     calibration = ctx.calibration
-    if options.int8 and calibration is None:
+    if upstream.needs_calibration(options) and calibration is None:
         options.check_calibration()
         calibration = load_calibration(options, ctx.traced.facts.stride)
     up_ctx = ExportContext(options=options, traced=ctx.traced, metadata=base_metadata(upstream, ctx.traced, options),

@@ -38,10 +38,11 @@ def register_doubles(monkeypatch):
 
 
 def available_backend(name):
+    """The backend, when its artifacts both export and run here (else skipped with the reason)."""
     backend = get_backend(name)
-    available = backend.availability()
-    if not available:
-        pytest.skip(f"{name}: {available.reason}")
+    for available in (backend.availability(), backend.export_availability()):
+        if not available:
+            pytest.skip(f"{name}: {available.reason}")
     return backend
 
 
@@ -94,7 +95,7 @@ def test_renamed_artifact_loads_from_native_metadata(name, exported, tmp_path):
     if get_backend(name).suffix:  # a single-file format
         moved = tmp_path / f"best{main.suffix}x"  # new name, odd suffix, no sidecar beside it
         shutil.copy(main, moved)
-    else:
+    else:  # a folder format (OpenVINO xml + bin, TF.js model.json + shards): the folder, without sidecars
         folder = tmp_path / "renamed"
         shutil.copytree(artifact.path, folder)
         (folder / "metadata.json").unlink()
