@@ -17,7 +17,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from poseexport.contract import DEFAULT_TOLERANCES, Artifact, Availability, Backend, Capabilities, Runner
+from poseexport.contract import (
+    DEFAULT_TOLERANCES,
+    Artifact,
+    Availability,
+    Backend,
+    Capabilities,
+    Runner,
+)
 from poseexport.contract.converter_process import converter_inputs, run_converter
 from poseexport.errors import BadArtifactError
 from poseexport.metadata import METADATA_KEY, Metadata

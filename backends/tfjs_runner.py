@@ -24,7 +24,11 @@ import numpy as np
 from poseexport.contract import Artifact, Runner
 from poseexport.contract.artifact_checks import open_model_file
 from poseexport.device import parse_device
-from poseexport.errors import BadArtifactError, MissingDependencyError, UnsupportedOptionError
+from poseexport.errors import (
+    BadArtifactError,
+    MissingDependencyError,
+    UnsupportedOptionError,
+)
 
 from . import tfjs_env
 from .tfjs_convert import OUTPUT_KEYS

@@ -83,6 +83,9 @@ class TfliteBackend(Backend):
                                              "(default on)"),
     )
 
+    def needs_calibration(self, options) -> bool:
+        return _full_integer(options)  # dynamic-range quantises the stored weights only
+
     def default_decode(self, options) -> str:
         """Full-integer int8 decodes on the host: in the graph, one int8 tensor would hold pixel
         coordinates (hundreds) and 0-1 scores under one scale, and the scores are gone."""
@@ -106,9 +109,12 @@ class TfliteBackend(Backend):
         precision = ctx.options.precision
         kind = (ctx.options.option("int8_kind") or DEFAULT_INT8_KIND) if precision == "int8" else None
         calibration = ctx.options.option("int8_calibration") or DEFAULT_CALIBRATION
+        if kind == "dynamic-range":  # weights only: nothing was calibrated
+            ctx.metadata = replace(ctx.metadata, precision=replace(
+                ctx.metadata.precision, notes=int8_method(kind, 0, calibration)))
+        elif kind is not None:
+            ctx.record_calibration(int8_method(kind, len(ctx.calibration.images), calibration))
         if kind is not None:
-            count = 0 if ctx.calibration is None else len(ctx.calibration.images)
-            ctx.record_calibration(int8_method(kind, count, calibration))
             ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_kind": kind,
                                                           "int8_calibration": calibration})
         request = converter_inputs(ctx, source, out_dir, {"precision": precision, "int8_kind": kind,

@@ -213,7 +213,7 @@ def build_source(declared, ctx: ExportContext, log=print):
     if source.key in ctx.traced.derived:
         return ctx.traced.derived[source.key]
     upstream = get_backend(source.format)
-    options = upstream_options(ctx.options, source)
+    options = upstream_options(ctx.options, source).for_backend(upstream)
     check_supported(upstream, options)
     calibration = ctx.calibration
     if upstream.needs_calibration(options) and calibration is None:
