@@ -19,7 +19,7 @@ from poseexport.metadata import Metadata
 from .graphdef_metadata import read_metadata_json
 from .saved_model import TF_EXPORT
 from .tf_convert import quiet_tf_env
-from .tf_runtime import check_cpu, import_tensorflow
+from .tf_runtime import check_cpu, import_tensorflow, session
 
 
 class GraphDefBackend(Backend):
@@ -67,28 +67,36 @@ class GraphDefBackend(Backend):
 
 
 class GraphDefRunner(Runner):
+    """The frozen graph in a session of its own (tf_runtime.session: per-runner threads)."""
+
     def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
         super().__init__(artifact)
         check_cpu(device, "TF GraphDef")
-        tf = import_tensorflow(threads)
+        tf = import_tensorflow()
         main = Path(artifact.main_file)
-        input_name = self.metadata.inputs[0].name
-        self.output_names = [o.name for o in self.metadata.outputs]
+        graph = tf.Graph()
 
         def open_graph():
             graph_def = tf.compat.v1.GraphDef()
             graph_def.ParseFromString(main.read_bytes())
-            imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-            graph = imported.graph
-            return imported.prune(graph.get_tensor_by_name(f"{input_name}:0"),
-                                  [graph.get_tensor_by_name(f"{n}:0") for n in self.output_names])
+            with graph.as_default():
+                tf.compat.v1.import_graph_def(graph_def, name="")
+            return graph
 
-        self.fn = open_model_file("TF GraphDef", [main], open_graph)
-        check_output_shapes(self.metadata, [t.shape.as_list() for t in self.fn.outputs], self.where)
-        self.tf = tf
+        open_model_file("TF GraphDef", [main], open_graph)
+        try:
+            self.input_tensor = graph.get_tensor_by_name(f"{self.metadata.inputs[0].name}:0")
+            self.output_tensors = [graph.get_tensor_by_name(f"{o.name}:0") for o in self.metadata.outputs]
+        except KeyError as err:
+            raise BadArtifactError(f"{main} lacks a tensor its metadata names", str(err),
+                                   "the metadata belongs to another export: re-export the artifact") from err
+        check_output_shapes(self.metadata, [t.shape.as_list() for t in self.output_tensors], self.where)
+        self.session = session(tf, graph, threads)
 
     def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
-        return [o.numpy() for o in self.fn(self.tf.constant(inputs))]
+        return self.session.run(self.output_tensors, {self.input_tensor: inputs})
 
     def close(self) -> None:
-        self.fn = None
+        if self.session is not None:
+            self.session.close()
+        self.session = None

@@ -19,7 +19,7 @@ from poseexport.errors import BadArtifactError
 from poseexport.metadata import Metadata
 
 from .tf_convert import METADATA_ASSET, SIGNATURE, quiet_tf_env
-from .tf_runtime import check_cpu, import_tensorflow
+from .tf_runtime import check_cpu, import_tensorflow, session
 
 TF_EXPORT = ("tensorflow", "tf_keras", "onnx2tf", "onnx_graphsurgeon", "sng4onnx", "psutil", "onnx")
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -73,35 +73,44 @@ class SavedModelBackend(Backend):
 
 
 class SavedModelRunner(Runner):
+    """The serving signature in a session of its own (tf_runtime.session: per-runner threads)."""
+
     def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
         super().__init__(artifact)
         check_cpu(device, "TF SavedModel")
-        tf = import_tensorflow(threads)
+        tf = import_tensorflow()
         folder = saved_model_dir(artifact.main_file) or Path(artifact.main_file)
-        self.model = open_model_file("TF SavedModel", [folder / SAVED_MODEL_FILE],
-                                     lambda: tf.saved_model.load(str(folder)))
-        if SIGNATURE not in self.model.signatures:
+        graph = tf.Graph()
+        self.session = session(tf, graph, threads)
+
+        def load():
+            with graph.as_default():
+                return tf.compat.v1.saved_model.loader.load(self.session, ["serve"], str(folder))
+
+        meta_graph = open_model_file("TF SavedModel", [folder / SAVED_MODEL_FILE], load)
+        if SIGNATURE not in meta_graph.signature_def:
             raise BadArtifactError(f"{folder} has no '{SIGNATURE}' signature",
-                                   f"it offers {', '.join(self.model.signatures) or 'none'}",
+                                   f"it offers {', '.join(meta_graph.signature_def) or 'none'}",
                                    "re-export it with poseexport convert --format saved_model")
-        self.fn = self.model.signatures[SIGNATURE]
-        self.input_name = self.metadata.inputs[0].name
-        self.output_names = [o.name for o in self.metadata.outputs]
-        given = self.fn.structured_outputs
-        missing = [n for n in self.output_names if n not in given]
-        if missing:
-            raise BadArtifactError(f"{folder} lacks the output(s) {', '.join(missing)} its metadata lists",
-                                   "the metadata belongs to another export", "re-export the artifact")
-        check_output_shapes(self.metadata, [given[n].shape.as_list() for n in self.output_names], self.where)
-        self.tf = tf
+        signature = meta_graph.signature_def[SIGNATURE]
+        names = [o.name for o in self.metadata.outputs]
+        missing = [n for n in names if n not in signature.outputs]
+        if missing or len(signature.inputs) != 1:
+            raise BadArtifactError(f"{folder} lacks the output(s) {', '.join(missing) or '-'} its metadata lists, "
+                                   f"or has {len(signature.inputs)} inputs", "the metadata belongs to another export",
+                                   "re-export the artifact")
+        self.input_tensor = next(iter(signature.inputs.values())).name
+        self.output_tensors = [signature.outputs[n].name for n in names]
+        shapes = [[d.size if d.size >= 0 else None for d in signature.outputs[n].tensor_shape.dim] for n in names]
+        check_output_shapes(self.metadata, shapes, self.where)
 
     def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
-        out = self.fn(**{self.input_name: self.tf.constant(inputs)})
-        return [out[n].numpy() for n in self.output_names]
+        return self.session.run(self.output_tensors, {self.input_tensor: inputs})
 
     def close(self) -> None:
-        self.fn = None
-        self.model = None
+        if self.session is not None:
+            self.session.close()
+        self.session = None
 
 
 def saved_model_dir(path: Path) -> Path | None:

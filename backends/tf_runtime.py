@@ -1,36 +1,24 @@
-"""TensorFlow in the user's process, for the SavedModel and GraphDef runners."""
+"""TensorFlow in the user's process, for the SavedModel and GraphDef runners: each runner runs in
+its own TF1-style session, so that its thread count is its own."""
 from __future__ import annotations
 
-import logging
 import os
 
 from poseexport.contract import require
 from poseexport.errors import UnsupportedOptionError
 
-_log = logging.getLogger(__name__)
 
-
-def import_tensorflow(threads: int | None):
-    """TensorFlow with its CPU threads capped at `threads`. TensorFlow fixes its thread pools the
-    first time it runs anything, so a later, different cap cannot be honoured: refused, not ignored."""
+def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # INFO lines on every import otherwise
-    tf = require("tensorflow", "tf")
-    if not threads:
-        return tf
-    cfg = tf.config.threading
-    current = cfg.get_intra_op_parallelism_threads()
-    if current == threads:
-        return tf
-    try:
-        cfg.set_intra_op_parallelism_threads(int(threads))
-        cfg.set_inter_op_parallelism_threads(1)
-    except RuntimeError as err:  # "... cannot be modified after initialization"
-        raise UnsupportedOptionError(
-            f"TensorFlow cannot switch to {threads} thread(s) in this process",
-            f"it already runs with {current or 'its default number of'} threads, fixed when it first ran "
-            f"({err})", "open TensorFlow artifacts in one process with one thread count, or run each "
-            "thread count in its own process (poseexport benchmark does)") from err
-    return tf
+    return require("tensorflow", "tf")
+
+
+def session(tf, graph, threads: int | None):
+    """A TF session on `graph` with its own thread pools: `threads` caps them for this runner
+    alone (TensorFlow's global threading config is fixed once it first runs, sessions are not)."""
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(threads or 0),
+                                      inter_op_parallelism_threads=1 if threads else 0)
+    return tf.compat.v1.Session(graph=graph, config=config)
 
 
 def check_cpu(device: str, title: str) -> None:
