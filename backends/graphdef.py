@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner
 from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.contract.converter_process import converter_inputs, run_converter
@@ -19,7 +17,7 @@ from poseexport.metadata import Metadata
 from .graphdef_metadata import read_metadata_json
 from .saved_model import TF_EXPORT
 from .tf_convert import quiet_tf_env
-from .tf_runtime import check_cpu, import_tensorflow, session
+from .tf_runtime import SessionRunner, check_cpu, import_tensorflow, session
 
 
 class GraphDefBackend(Backend):
@@ -66,7 +64,7 @@ class GraphDefBackend(Backend):
         return None if text is None else Metadata.from_json(text)
 
 
-class GraphDefRunner(Runner):
+class GraphDefRunner(SessionRunner):
     """The frozen graph in a session of its own (tf_runtime.session: per-runner threads)."""
 
     def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
@@ -92,11 +90,3 @@ class GraphDefRunner(Runner):
                                    "the metadata belongs to another export: re-export the artifact") from err
         check_output_shapes(self.metadata, [t.shape.as_list() for t in self.output_tensors], self.where)
         self.session = session(tf, graph, threads)
-
-    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self.output_tensors, {self.input_tensor: inputs})
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-        self.session = None

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner
 from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.contract.converter_process import converter_inputs, run_converter
@@ -19,7 +17,7 @@ from poseexport.errors import BadArtifactError
 from poseexport.metadata import Metadata
 
 from .tf_convert import METADATA_ASSET, SIGNATURE, quiet_tf_env
-from .tf_runtime import check_cpu, import_tensorflow, session
+from .tf_runtime import SessionRunner, check_cpu, import_tensorflow, session
 
 TF_EXPORT = ("tensorflow", "tf_keras", "onnx2tf", "onnx_graphsurgeon", "sng4onnx", "psutil", "onnx")
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -72,7 +70,7 @@ class SavedModelBackend(Backend):
                                    "copy the SavedModel again, or re-export it") from err
 
 
-class SavedModelRunner(Runner):
+class SavedModelRunner(SessionRunner):
     """The serving signature in a session of its own (tf_runtime.session: per-runner threads)."""
 
     def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
@@ -103,14 +101,6 @@ class SavedModelRunner(Runner):
         self.output_tensors = [signature.outputs[n].name for n in names]
         shapes = [[d.size if d.size >= 0 else None for d in signature.outputs[n].tensor_shape.dim] for n in names]
         check_output_shapes(self.metadata, shapes, self.where)
-
-    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self.output_tensors, {self.input_tensor: inputs})
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-        self.session = None
 
 
 def saved_model_dir(path: Path) -> Path | None:

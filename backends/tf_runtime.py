@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-from poseexport.contract import require
+import numpy as np
+
+from poseexport.contract import Runner, require
 from poseexport.errors import UnsupportedOptionError
 
 
@@ -29,3 +31,19 @@ def check_cpu(device: str, title: str) -> None:
         raise UnsupportedOptionError(f"{title} artifacts run on the CPU here, not on {dev}",
                                      "poseexport installs the CPU build of TensorFlow",
                                      "pass --device cpu, or export ONNX or TorchScript for CUDA")
+
+
+class SessionRunner(Runner):
+    """A runner that feeds `input_tensor` and fetches `output_tensors` in its own `session`."""
+
+    session = None
+    input_tensor = None
+    output_tensors: list = []
+
+    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.output_tensors, {self.input_tensor: inputs})
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.session = None
