@@ -25,6 +25,15 @@ TOOL_PINS=(
     "onnx==1.23.2" "onnxslim==0.1.98" "onnxruntime==1.32.0"
     "openvino==2026.4.1" "nncf==3.4.0"
 )
+# The TF family as Ultralytics 8.4.190 exports it: `tflite`/`litert` through litert-torch (run by
+# ai-edge-litert), `saved_model` through onnx2tf + TensorFlow. Same pins as poseexport's `tf` /
+# `tflite` extras. onnx2tf 1.28.8 declares no dependencies (1.29 hard-pins old numpy/onnx/TF), so
+# its imports are listed; the full tensorflow wheel lets tf-keras install with its dependencies.
+TF_PINS=(
+    "litert-torch==0.10.0" "ai-edge-litert==2.3.0"
+    "tensorflow==2.21.0" "tf-keras==2.21.0" "onnx2tf==1.28.8"
+    "onnx-graphsurgeon==0.6.1" "sng4onnx==2.0.1" "sne4onnx==2.0.1" "psutil"
+)
 ULTRALYTICS_PIN="${ULTRALYTICS_PIN:-ultralytics==8.4.190}"
 # Ultralytics' own runtime dependencies, minus torchvision (shimmed), opencv-python (the
 # headless build above provides cv2), nvidia-ml-py (GPU only) and ultralytics-platform
@@ -34,7 +43,7 @@ ULTRALYTICS_DEPS=(matplotlib pillow polars psutil pyyaml requests scipy ultralyt
 [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install -q)
 "${PIP[@]}" "$TORCH_PIN"                 # the CPU wheel from the local find-links; pinned, never unpinned
-"${PIP[@]}" "$TORCH_PIN" "${TOOL_PINS[@]}" "${ULTRALYTICS_DEPS[@]}"
+"${PIP[@]}" "$TORCH_PIN" "${TOOL_PINS[@]}" "${TF_PINS[@]}" "${ULTRALYTICS_DEPS[@]}"
 "${PIP[@]}" --no-deps "$ULTRALYTICS_PIN"
 
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
