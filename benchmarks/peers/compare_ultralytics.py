@@ -67,7 +67,8 @@ from peer_data import mirror_dataset
 from persons_match import match_persons, summary
 
 MIN_RUNS = 5  # a latency figure stops after --runs calls, or after --max-seconds once it has this many
-PEER_ENV = {"YOLO_CONFIG_DIR": "/work/peers/ultralytics-config", "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False"}
+PEER_ENV = {"YOLO_CONFIG_DIR": "/work/peers/ultralytics-config", "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "False",
+            "PIP_NO_INDEX": "1"}  # Ultralytics never installs or downloads here
 
 
 def run(cmd: list[str], log: Path, timeout: float, env: dict | None = None) -> tuple[bool, float, str]:

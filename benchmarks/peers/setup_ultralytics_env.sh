@@ -141,4 +141,16 @@ b = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], dtype=torch
 assert nms(b, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
 print("ultralytics peer env ok: torch", torch.__version__, "torchvision shim", torchvision.__version__)
 EOF
-echo "env: YOLO_CONFIG_DIR=$CONFIG_DIR YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False"
+"$VENV/bin/python" - <<'EOF'
+# The TF-family toolchains import (litert-torch for `litert`, onnx2tf + TF for `saved_model`/`pb`).
+import ai_edge_litert.interpreter, litert_torch, onnx2tf, tensorflow as tf, tf_keras  # noqa: F401
+print("tf family ok: tensorflow", tf.__version__, "litert-torch", litert_torch.__version__)
+EOF
+# What the peer scripts read (benchmarks/peers/loss_crosscheck.py): the python and the environment.
+READY="$(cd "$VENV/.." && pwd)/READY"
+{
+    echo "# written by poseexport's benchmarks/peers/setup_ultralytics_env.sh"
+    echo "PYTHON=$(cd "$VENV" && pwd)/bin/python"
+    echo "ENV=\"YOLO_CONFIG_DIR=$CONFIG_DIR YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False PIP_NO_INDEX=1\""
+} > "$READY"
+echo "env: YOLO_CONFIG_DIR=$CONFIG_DIR YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False PIP_NO_INDEX=1 (recorded in $READY)"
