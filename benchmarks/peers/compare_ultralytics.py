@@ -299,9 +299,18 @@ def ratios(ours: dict, theirs: dict, threads: list[int]) -> dict:
     return r
 
 
-def ratio_free_drop(side: dict, reference: dict) -> float | None:
-    """pose mAP50-95 of a cell minus its own side's fp32 PyTorch model's."""
-    a, b = side.get("pose_map50_95"), reference.get("pose_map50_95")
+def baseline(report: dict, cell: dict, side: str) -> dict:
+    """The side's fp32 cell of the same format (same letterbox and runtime), {} for an fp32 cell or none."""
+    fmt, precision = cell["cell"].split(":")[:2]
+    if precision == "fp32":
+        return {}
+    return next((c[side] for c in report["cells"] if c["cell"] == f"{fmt}:fp32"), {})
+
+
+def pose_drop(side: dict, fp32_cell: dict, reference: dict) -> float | None:
+    """pose mAP50-95 of a cell minus that of its side's fp32 cell of the format, else its fp32 PyTorch model."""
+    a = side.get("pose_map50_95")
+    b = fp32_cell.get("pose_map50_95", reference.get("pose_map50_95"))
     return a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
 
 
@@ -334,7 +343,9 @@ def markdown(report: dict) -> str:
         lines.append(f"| {c['cell']} | " + " | ".join(fmt_num(v) for v in vals) + " |")
     refs = report.get("reference", {})
     lines += ["", "## Raw figures, ours / theirs", "",
-              "Pose drop: the cell's pose mAP50-95 minus its own side's fp32 PyTorch model's (the first row). "
+              "Pose drop: the cell's pose mAP50-95 minus that of its own side's fp32 cell of the same format "
+              "(same letterbox, same runtime), or of its side's fp32 PyTorch model (first row: Ultralytics "
+              "validates a .pt with rectangular batches, its exports square) where there is none. "
               "Persons: found/missed/invented against its own side's fp32 PyTorch predict at conf "
               f"{report['settings'].get('conf', 0.25)} on {len(report['settings'].get('images', []))} images "
               "(IoU >= 0.5).", "",
@@ -351,7 +362,8 @@ def markdown(report: dict) -> str:
         o, t_ = c["ours"], c["theirs"]
         lat = [f"{fmt_num(p50(o, t), '.1f')} / {fmt_num(p50(t_, t), '.1f')}" for t in threads]
         status = o["status"] if o["status"] == t_["status"] else f"ours {o['status']}, theirs {t_['status']}"
-        drop = [ratio_free_drop(side, refs.get(name, {})) for side, name in ((o, "ours"), (t_, "theirs"))]
+        drop = [pose_drop(side, baseline(report, c, name), refs.get(name, {}))
+                for side, name in ((o, "ours"), (t_, "theirs"))]
         lines.append(" | ".join([f"| {c['cell']}", pair(o, t_, "export_s", ".1f"), *lat,
                                  pair(o, t_, "pose_map50_95", ".4f"), f"{fmt_num(drop[0], '+.4f')} / "
                                  f"{fmt_num(drop[1], '+.4f')}", pair(o, t_, "box_map50_95", ".4f"),
@@ -360,10 +372,9 @@ def markdown(report: dict) -> str:
     bus = [(c["cell"], side, c[side]["persons"]["per_image"]["bus.jpg"]) for c in report["cells"]
            for side in ("ours", "theirs") if "bus.jpg" in c[side].get("persons", {}).get("per_image", {})]
     if bus:
-        lines += ["", "Persons on bus.jpg (predicted, against the own PyTorch model's "
-                  f"{bus[0][2]['reference']} on the theirs side and ours alike where equal):", ""]
-        lines += [f"- {cell} {side}: {m['predicted']} predicted ({m['found']} found, {m['missed']} missed, "
-                  f"{m['invented']} invented; its PyTorch: {m['reference']})" for cell, side, m in bus]
+        lines += ["", "Persons on bus.jpg:", ""]
+        lines += [f"- {cell} {side}: {m['predicted']} ({m['found']} found, {m['missed']} missed, "
+                  f"{m['invented']} invented; its side's PyTorch finds {m['reference']})" for cell, side, m in bus]
     notes = [(c["cell"], c["theirs"]["note"]) for c in report["cells"] if c["theirs"].get("note")]
     if notes:
         lines += ["", "Notes:", ""] + [f"- {cell}: {note}" for cell, note in notes]
@@ -490,8 +501,13 @@ def main() -> None:
     np.save(image, np.ascontiguousarray(x, dtype=np.float32))
     yamls = {"val": mirror_dataset(args.data, out / "peer-data" / "val"),
              "calib": mirror_dataset(args.calib, out / "peer-data" / "calib")}
+    from poseexport.cpu import describe_cpu
+
+    cpu = describe_cpu()
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     report = {"when": time.strftime("%Y-%m-%d %H:%M"), "host": f"{platform.node()}, {os.cpu_count()} CPUs, "
-              f"{platform.processor() or platform.machine()}", "note": args.note,
+              f"{cpu.get('model') or platform.machine()} (ISA: {cpu.get('isa') or '?'}), load average at start "
+              f"{load}", "cpu": cpu, "note": args.note,
               "versions": versions(args.peer_python) if "theirs" in args.side_list else {},
               "settings": {"imgsz": args.imgsz, "threads": args.thread_list, "runs": args.runs,
                            "warmup": args.warmup, "data": args.data, "calib": args.calib, "image": args.image,
