@@ -121,6 +121,23 @@ def _runner(artifact: Path, threads: int, hint: str | None):
         def run(x: np.ndarray):
             return fn(**{key: tf.constant(x.transpose(0, 2, 3, 1))})
         return run, f"tensorflow {tf.__version__} SavedModel serving_default (NHWC)"
+    if artifact.suffix == ".pb":  # a frozen GraphDef: its Placeholder in, the nodes nothing consumes out
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        graph_def = tf.compat.v1.GraphDef()
+        graph_def.ParseFromString(artifact.read_bytes())
+        consumed = {i.split(":")[0].lstrip("^") for n in graph_def.node for i in n.input}
+        inputs = [n.name for n in graph_def.node if n.op == "Placeholder"]
+        outputs = [n.name for n in graph_def.node if n.name not in consumed and n.op not in ("NoOp", "Placeholder")]
+        wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        fn = wrapped.prune(tf.nest.map_structure(wrapped.graph.as_graph_element, f"{inputs[0]}:0"),
+                           [wrapped.graph.as_graph_element(f"{o}:0") for o in outputs])
+
+        def run(x: np.ndarray):
+            return fn(tf.constant(x.transpose(0, 2, 3, 1)))
+        return run, f"tensorflow {tf.__version__} frozen GraphDef (NHWC)"
     import openvino as ov
 
     xml = artifact if artifact.suffix == ".xml" else next(artifact.glob("*.xml"))
