@@ -75,3 +75,19 @@ def test_compare_refuses_an_unknown_cell_before_any_work(tmp_path):
     assert proc.returncode == 2
     assert "tflite:int8:{dynamic-range,full-integer,full-integer-io}" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_our_side_reads_a_format_as_available_once_it_is_registered(monkeypatch):
+    import compare_ultralytics
+    from poseexport.contract.registry import get_backend
+
+    monkeypatch.delenv("POSEEXPORT_EXTRA_BACKENDS", raising=False)
+    assert "no 'peer-later' format on this checkout" in compare_ultralytics.ours_unavailable("peer-later")
+    assert compare_ultralytics.ours_unavailable("onnx") == ""
+    # a format that joins the registry (here a real backend under a new name) is run, not skipped
+    monkeypatch.setenv("POSEEXPORT_EXTRA_BACKENDS", "peer-later=poseexport.backends.onnx:OnnxBackend")
+    get_backend.cache_clear()
+    try:
+        assert compare_ultralytics.ours_unavailable("peer-later") == ""
+    finally:
+        get_backend.cache_clear()
