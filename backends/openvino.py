@@ -15,7 +15,14 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
+from poseexport.contract import (
+    Artifact,
+    Backend,
+    Capabilities,
+    FormatOption,
+    Runner,
+    require,
+)
 from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.device import parse_device
 from poseexport.errors import BadArtifactError, UnsupportedOptionError

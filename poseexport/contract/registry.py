@@ -21,6 +21,9 @@ BUILTIN = {
     "torchscript": "poseexport.backends.torchscript:TorchScriptBackend",
     "onnx": "poseexport.backends.onnx:OnnxBackend",
     "openvino": "poseexport.backends.openvino:OpenVinoBackend",
+    "saved_model": "poseexport.backends.saved_model:SavedModelBackend",
+    "tflite": "poseexport.backends.tflite:TfliteBackend",
+    "pb": "poseexport.backends.graphdef:GraphDefBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"

@@ -57,14 +57,15 @@ def nms_indices(boxes: np.ndarray, scores: np.ndarray, iou: float, max_keep: int
 
 
 def non_max_suppression(pred: np.ndarray, conf: float = 0.25, iou: float = 0.7, max_det: int = 300,
-                        nc: int = 1, max_candidates: int = 30000, agnostic: bool = True
-                        ) -> list[np.ndarray]:
+                        nc: int = 1, max_candidates: int = 30000, agnostic: bool = True,
+                        rank: np.ndarray | None = None) -> list[np.ndarray]:
     """Decode raw pose-model output into detections, one array per image.
 
     `pred` is (B, 4 + nc + nk, N): box cx, cy, w, h in letterboxed pixels, nc class
     scores (already sigmoided), nk keypoint values. Returns per image an array
     (n, 6 + nk): x1, y1, x2, y2, score, class, keypoints..., best score first,
-    n <= max_det. NMS is class-agnostic unless `agnostic=False`.
+    n <= max_det. NMS is class-agnostic unless `agnostic=False`. `rank` (B, N), when given,
+    orders the candidates instead of their scores (validation breaks near-ties the reference's way).
     """
     if pred.ndim != 3 or pred.shape[1] < 4 + nc:
         raise BadInputError(f"Cannot run NMS on a prediction of shape {tuple(pred.shape)}",
@@ -72,21 +73,22 @@ def non_max_suppression(pred: np.ndarray, conf: float = 0.25, iou: float = 0.7, 
                             "pass the raw output of the pose head and the model's class count")
     pred = pred.astype(np.float32, copy=False)
     results = []
-    for image_pred in pred:
+    for i, image_pred in enumerate(pred):
         x = image_pred.T  # (N, C): one row per anchor
         class_scores = x[:, 4:4 + nc]
         cls = class_scores.argmax(1)
         score = class_scores[np.arange(len(x)), cls]
         keep = score > conf
         x, cls, score = x[keep], cls[keep], score[keep]
+        order = score if rank is None else np.asarray(rank[i], np.float32)[keep]
         if len(x) > max_candidates:
-            top = np.argsort(-score, kind="stable")[:max_candidates]
-            x, cls, score = x[top], cls[top], score[top]
+            top = np.argsort(-order, kind="stable")[:max_candidates]
+            x, cls, score, order = x[top], cls[top], score[top], order[top]
         boxes = xywh_to_xyxy(x[:, :4])
         det = np.concatenate([boxes, score[:, None], cls[:, None].astype(np.float32),
                               x[:, 4 + nc:]], axis=1)
         # Shifting each class far apart makes one class-agnostic pass class-aware.
         nms_boxes = boxes if agnostic else boxes + cls[:, None].astype(np.float32) * MAX_WH
-        kept = nms_indices(nms_boxes, score, iou, max_det)
+        kept = nms_indices(nms_boxes, order, iou, max_det)
         results.append(np.ascontiguousarray(det[kept]))
     return results

@@ -1,0 +1,154 @@
+"""TFLite (`.tflite`), converted from the TF SavedModel by TensorFlow's TFLiteConverter out of
+process; runs with LiteRT (`ai-edge-litert`: the TFLite runtime built for NumPy 2) on XNNPACK.
+
+NHWC input. fp32; fp16 (fp16 weights); int8 in three kinds (`--int8-kind`, see tflite_convert):
+dynamic-range, full-integer (float I/O), full-integer-io (int8 I/O, for integer-only hardware).
+Full-integer int8 keeps the pose with `--decode host`: each head map is its own int8 tensor with
+its own scale, and the pixel-scale decode runs in float on the host (poseexport/decode/).
+Metadata: in the model's metadata buffer (tflite_metadata.py) and in the metadata.json sidecar.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from poseexport.contract import (
+    Artifact,
+    Backend,
+    Capabilities,
+    FormatOption,
+    Runner,
+    require,
+)
+from poseexport.contract.artifact_checks import open_model_file
+from poseexport.contract.converter_process import converter_inputs, run_converter
+from poseexport.contract.tolerance import DEFAULT_TOLERANCES
+from poseexport.errors import BadArtifactError, UnsupportedOptionError
+from poseexport.metadata import Metadata
+
+from .saved_model import TF_EXPORT
+from .tf_convert import SIGNATURE, quiet_tf_env
+from .tflite_convert import INT8_KINDS
+from .tflite_metadata import is_tflite, read_metadata_json
+
+DEFAULT_INT8_KIND = "full-integer"
+INT8_KIND_HELP = ("int8 TFLite kind: dynamic-range (int8 weights, float activations), full-integer "
+                  "(int8 ops, float32 input/outputs; the default) or full-integer-io (int8 input and "
+                  "outputs, for integer-only hardware; use it with --decode host)")
+
+
+def int8_method(kind: str, images: int) -> str:
+    """What the metadata says about how the int8 artifact was made."""
+    import importlib.metadata as md
+
+    tf = md.version("tensorflow")
+    if kind == "dynamic-range":
+        return f"TFLiteConverter (TensorFlow {tf}) dynamic-range: int8 per-channel weights, float activations"
+    io = "int8 input and outputs" if kind == "full-integer-io" else "float32 input and outputs"
+    return (f"TFLiteConverter (TensorFlow {tf}) full-integer: int8 per-channel weights and int8 activations "
+            f"calibrated (min/max) on {images} images, {io}")
+
+
+class TfliteBackend(Backend):
+    name = "tflite"
+    title = "TFLite"
+    extra = "tf"  # exporting; running needs only poseexport[tflite]
+    source = "saved_model"
+    suffix = ".tflite"
+    capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=False, nms=False,
+                                decode=("graph", "host"), layout="NHWC")
+    tolerances = {**DEFAULT_TOLERANCES}
+    export_requires = (*TF_EXPORT, "ai_edge_litert")
+    run_requires = ("ai_edge_litert",)
+    runtime_versions = {"ai-edge-litert": None}
+    options = (
+        FormatOption("int8_kind", str, None, INT8_KIND_HELP + f" (default {DEFAULT_INT8_KIND})",
+                     choices=INT8_KINDS),
+        FormatOption("simplify", bool, True, "onnxslim simplification of the intermediate ONNX graph "
+                                             "(default on)"),
+    )
+
+    def check_options(self, options) -> None:
+        kind = options.option("int8_kind")
+        if kind is not None and options.precision != "int8":
+            raise UnsupportedOptionError(f"--int8-kind {kind} applies to int8 exports only",
+                                         f"this export is {options.precision}", "add --int8, or drop --int8-kind")
+
+    def export(self, ctx, source, out_dir: Path) -> Artifact:
+        precision = ctx.options.precision
+        kind = (ctx.options.option("int8_kind") or DEFAULT_INT8_KIND) if precision == "int8" else None
+        if kind is not None:
+            count = 0 if ctx.calibration is None else len(ctx.calibration.images)
+            ctx.record_calibration(int8_method(kind, count))
+        request = converter_inputs(ctx, source, out_dir, {"precision": precision, "int8_kind": kind})
+        result = run_converter("poseexport.backends.tflite_convert:convert", request, ctx.work_dir,
+                               title="The TFLite converter", timeout_s=self.converter_timeout_s(),
+                               env=quiet_tf_env())
+        ctx.metadata = Metadata.from_json(result["metadata"])
+        model = Path(result["model"])
+        return Artifact(path=out_dir, main_file=model, metadata=ctx.metadata, files=[model])
+
+    def load(self, artifact: Artifact, device: str = "cpu", threads: int | None = None) -> Runner:
+        return TfliteRunner(artifact, device, threads)
+
+    def sniff(self, path: Path) -> bool:
+        path = Path(path)
+        if not path.is_file():
+            return False
+        with open(path, "rb") as f:
+            if not is_tflite(f.read(8)):
+                return False
+        try:
+            return read_metadata_json(path) is not None
+        except Exception:
+            return False
+
+    def read_native_metadata(self, path: Path) -> Metadata | None:
+        try:
+            text = read_metadata_json(path)
+        except (ValueError, IndexError, OSError) as err:
+            raise BadArtifactError(f"The file {path} is not a readable TFLite model",
+                                   f"it is truncated, corrupt or not TFLite ({err})",
+                                   "copy it again, or re-export it with poseexport convert") from err
+        return None if text is None else Metadata.from_json(text)
+
+
+class TfliteRunner(Runner):
+    """A LiteRT interpreter (XNNPACK) on the serving signature; `threads` sets its thread count."""
+
+    def __init__(self, artifact: Artifact, device: str = "cpu", threads: int | None = None):
+        super().__init__(artifact)
+        from poseexport.device import parse_device
+
+        if parse_device(device).kind != "cpu":
+            raise UnsupportedOptionError(f"TFLite artifacts run on the CPU here, not on {device}",
+                                         "LiteRT's GPU and NPU delegates are for phones and boards",
+                                         "pass --device cpu")
+        litert = require("ai_edge_litert.interpreter", "tflite")
+        main = Path(artifact.main_file)
+        self.interpreter = open_model_file(
+            "TFLite", [main], lambda: litert.Interpreter(model_path=str(main), num_threads=threads))
+        signatures = self.interpreter.get_signature_list()
+        if SIGNATURE not in signatures:
+            raise BadArtifactError(f"{main} has no '{SIGNATURE}' signature",
+                                   f"it has {', '.join(signatures) or 'none'}", "re-export it with poseexport convert")
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        self.input_name = next(iter(self.runner.get_input_details()))
+        self.output_names = [o.name for o in self.metadata.outputs]
+        details = self.runner.get_output_details()
+        from poseexport.contract.artifact_checks import check_output_shapes
+
+        missing = [n for n in self.output_names if n not in details]
+        if missing:
+            raise BadArtifactError(f"{main} lacks the output(s) {', '.join(missing)} its metadata lists",
+                                   "the metadata belongs to another export", "re-export the artifact")
+        check_output_shapes(self.metadata, [list(details[n]["shape"]) for n in self.output_names], self.where)
+
+    def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
+        out = self.runner(**{self.input_name: inputs})
+        return [out[n] for n in self.output_names]
+
+    def close(self) -> None:
+        self.runner = None
+        self.interpreter = None
