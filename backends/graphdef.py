@@ -5,6 +5,7 @@ metadata lists. The metadata JSON is also a string Const node `poseexport_metada
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ class GraphDefBackend(Backend):
                                                     "(default on)"),)
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
+        ctx.metadata = replace(ctx.metadata, outputs=source.metadata.outputs)  # the layouts TF gave them
         request = converter_inputs(ctx, source, out_dir)
         result = run_converter("poseexport.backends.tf_convert:to_graphdef", request, ctx.work_dir,
                                title="The GraphDef freezer", timeout_s=self.converter_timeout_s(),

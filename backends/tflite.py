@@ -9,6 +9,7 @@ Metadata: in the model's metadata buffer (tflite_metadata.py) and in the metadat
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,7 @@ class TfliteBackend(Backend):
                                          f"this export is {options.precision}", "add --int8, or drop --int8-kind")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
+        ctx.metadata = replace(ctx.metadata, outputs=source.metadata.outputs)  # the layouts TF gave them
         precision = ctx.options.precision
         kind = (ctx.options.option("int8_kind") or DEFAULT_INT8_KIND) if precision == "int8" else None
         if kind is not None:
@@ -127,8 +129,7 @@ class TfliteRunner(Runner):
                                          "pass --device cpu")
         litert = require("ai_edge_litert.interpreter", "tflite")
         main = Path(artifact.main_file)
-        self.interpreter = open_model_file(
-            "TFLite", [main], lambda: litert.Interpreter(model_path=str(main), num_threads=threads))
+        self.interpreter = open_model_file("TFLite", [main], lambda: self._interpreter(litert, main, threads))
         signatures = self.interpreter.get_signature_list()
         if SIGNATURE not in signatures:
             raise BadArtifactError(f"{main} has no '{SIGNATURE}' signature",
@@ -144,6 +145,9 @@ class TfliteRunner(Runner):
             raise BadArtifactError(f"{main} lacks the output(s) {', '.join(missing)} its metadata lists",
                                    "the metadata belongs to another export", "re-export the artifact")
         check_output_shapes(self.metadata, [list(details[n]["shape"]) for n in self.output_names], self.where)
+
+    def _interpreter(self, litert, main: Path, threads: int | None):
+        return litert.Interpreter(model_path=str(main), num_threads=threads)
 
     def infer(self, inputs: np.ndarray) -> list[np.ndarray]:
         out = self.runner(**{self.input_name: inputs})

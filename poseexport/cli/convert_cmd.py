@@ -31,10 +31,11 @@ def register(sub) -> None:
     parser.add_argument("--no-golden", dest="golden", action="store_false",
                         help="don't ship golden.npz (the real test inputs and expected outputs for selftest)")
     parser.add_argument("--nms", action="store_true", help="embed NMS: output (B, max_det, 6+K*D)")
-    parser.add_argument("--decode", choices=("graph", "host"), default="graph",
-                        help="graph (default): the artifact outputs decoded boxes and keypoints; host: it ends "
-                             "at the head's raw maps (one output per map and level, described in its metadata) "
-                             "and poseexport decodes them in numpy — for integer-only accelerators and C++ ports")
+    parser.add_argument("--decode", choices=("graph", "host"), default=None,
+                        help="graph (the default where the format offers it): the artifact outputs decoded "
+                             "boxes and keypoints; host: it ends at the head's raw maps (one output per map and "
+                             "level, described in its metadata) and poseexport decodes them in numpy — for "
+                             "integer-only accelerators (edgetpu: host only), int8 TFLite and C++ ports")
     parser.add_argument("--conf", type=unit_float, default=0.25, help="NMS score threshold (with --nms)")
     parser.add_argument("--iou", type=unit_float, default=0.7, help="NMS IoU threshold (with --nms)")
     parser.add_argument("--max-det", type=positive_int, default=300, help="NMS rows (with --nms)")
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                             validate=args.validate, format_options=given_format_options(args))
     # what needs no model is checked before the checkpoint is read (flags spelled as given)
     options.check_format_options(cli=True)
-    check_supported(get_backend(options.format), options)
+    backend = get_backend(options.format)
+    check_supported(backend, options.for_backend(backend))
     model = PoseModel(args.model)  # on the CPU: the export traces a CPU copy whatever --device says
     log = lambda text: print(text, file=sys.stderr)
     artifact = export_model(model, options, log=log)

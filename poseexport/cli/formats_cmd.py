@@ -34,12 +34,19 @@ def format_rows() -> list[dict]:
         rows.append({"format": backend.title, "argument": name, "suffix": backend.suffix or "folder",
                      "extra": backend.extra or "-", "available": bool(available),
                      "why_not": available.reason, "exportable": bool(exportable),
-                     "export_why_not": exportable.reason, "precisions": list(backend.capabilities.precisions),
+                     "export_why_not": exportable.reason, "export_note": backend.export_note(),
+                     "precisions": list(backend.capabilities.precisions),
                      "dynamic": backend.capabilities.dynamic, "source": _source_text(backend.source),
                      "decode": list(backend.capabilities.decode),
                      "devices": list(backend.capabilities.devices),
                      "options": [_option_row(o) for o in backend.options]})
     return rows
+
+
+def _export_cell(row: dict) -> str:
+    if not row["exportable"]:
+        return f"no: {row['export_why_not']}"
+    return f"partly: {row['export_note']}" if row.get("export_note") else "yes"
 
 
 def _source_text(source) -> str:
@@ -62,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
               "source", "devices", "options")
     table = [[r["format"], r["argument"], r["suffix"], r["extra"],
               "yes" if r["available"] else f"no: {r['why_not']}",
-              "yes" if r["exportable"] else f"no: {r['export_why_not']}", ",".join(r["precisions"]),
+              _export_cell(r), ",".join(r["precisions"]),
               "yes" if r["dynamic"] else "no", ",".join(r.get("decode") or ["graph"]), r["source"],
               ",".join(r["devices"]), " ".join(o["flag"] for o in r["options"]) or "-"] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]

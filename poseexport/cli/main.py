@@ -6,8 +6,17 @@ import sys
 
 from ..errors import PoseExportError
 from ..version import __version__
-from . import (benchmark_cmd, convert_cmd, formats_cmd, info_cmd, predict_cmd, selftest_cmd, train_cmd,
-               val_cmd, validate_cmd)
+from . import (
+    benchmark_cmd,
+    convert_cmd,
+    formats_cmd,
+    info_cmd,
+    predict_cmd,
+    selftest_cmd,
+    train_cmd,
+    val_cmd,
+    validate_cmd,
+)
 
 COMMANDS = (train_cmd, predict_cmd, val_cmd, convert_cmd, validate_cmd, benchmark_cmd, selftest_cmd,
             formats_cmd, info_cmd)

@@ -7,11 +7,11 @@ registry's "module:Class" strings, entry points and POSEEXPORT_EXTRA_BACKENDS.
 from __future__ import annotations
 
 from .artifact import Artifact, Runner
-from .backend import Backend, require
+from .backend import Backend, OnlySourceBuilt, require
 from .capabilities import Availability, Capabilities
 from .format_option import FormatOption
 from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
-__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption", "Runner",
+__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption", "OnlySourceBuilt", "Runner",
            "Source", "Tolerance", "require"]

@@ -26,6 +26,17 @@ from .tolerance import DEFAULT_TOLERANCES, Tolerance
 from .versions import module_version
 
 
+class OnlySourceBuilt(Exception):
+    """Raised by `export` when the format's own step cannot run here (its compiler is missing) but
+    the source it would be built from was made and validated: the pipeline then installs that
+    source as the result (a complete artifact of the source's format) and exits with an error that
+    says what was written and how to finish. `why` / `fix`: what is missing, how to get it."""
+
+    def __init__(self, source: Artifact, why: str, fix: str):
+        super().__init__(why)
+        self.source, self.why, self.fix = source, why, fix
+
+
 class Backend:
     """Base class of a format plugin. Subclasses set the class attributes and override."""
 
@@ -64,6 +75,11 @@ class Backend:
     def export_availability(self) -> Availability:
         """Can this format be exported here (modules and programs; running is `availability`)?"""
         return _missing(self.export_requires, self.binaries, self.extra, "exporting")
+
+    def export_note(self) -> str | None:
+        """What an export here cannot finish although it runs (a compiler that is missing: the
+        export then stops at its validated source); None when it can do everything."""
+        return None
 
     def converter_timeout_s(self) -> float:
         """`convert_timeout_s`, unless the user set POSEEXPORT_CONVERT_TIMEOUT_S."""

@@ -24,6 +24,7 @@ BUILTIN = {
     "saved_model": "poseexport.backends.saved_model:SavedModelBackend",
     "tflite": "poseexport.backends.tflite:TfliteBackend",
     "pb": "poseexport.backends.graphdef:GraphDefBackend",
+    "edgetpu": "poseexport.backends.edgetpu:EdgeTpuBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"

@@ -28,7 +28,9 @@ class ExportOptions:
     fraction: float = 1.0  # of the calibration images to use
     golden: bool = True  # ship golden.npz (real inputs + expected outputs) for `poseexport selftest`
     nms: bool = False
-    decode: str = "graph"  # "host": the graph ends at the head's raw maps (poseexport/decode/)
+    # "graph" | "host" (the graph ends at the head's raw maps, poseexport/decode/); None: the
+    # format's default, graph wherever the format offers it (resolved by `for_backend`)
+    decode: str | None = None
     conf: float = 0.25
     iou: float = 0.7
     max_det: int = 300
@@ -96,7 +98,7 @@ class ExportOptions:
             raise UnsupportedOptionError(f"fraction {self.fraction} is outside (0, 1]",
                                          "it is the share of calibration images to use",
                                          "pass a value such as 0.5 or 1.0")
-        if self.decode not in DECODE_CHOICES:
+        if self.decode is not None and self.decode not in DECODE_CHOICES:
             raise UnsupportedOptionError(f"--decode {self.decode} is not known",
                                          "the box / keypoint decode runs in the graph or on the host",
                                          f"use one of: {', '.join(DECODE_CHOICES)}")
@@ -106,6 +108,18 @@ class ExportOptions:
                                          "drop --nms (poseexport runs NMS after the host decode), or drop --decode host")
         self.check_format_options()
         return replace(self, imgsz=sizes)
+
+    def for_backend(self, backend) -> ExportOptions:
+        """With the format's defaults filled in where the user gave none: --decode is graph, or
+        host for a format that decodes only on the host (Edge TPU); the precision is fp32, or the
+        format's only one where it has no fp32 (Edge TPU: int8). An explicit value is kept, and
+        check_supported refuses it if the format cannot honour it."""
+        caps, resolved = backend.capabilities, self
+        if resolved.decode is None:
+            resolved = replace(resolved, decode="graph" if "graph" in caps.decode else caps.decode[0])
+        if not (self.half or self.int8) and "fp32" not in caps.precisions:  # an int8-only format (Edge TPU)
+            resolved = replace(resolved, int8=caps.precisions[0] == "int8", half=caps.precisions[0] == "fp16")
+        return resolved
 
     def check_format_options(self, cli: bool = False) -> None:
         """Refuse options the format does not declare (never silently ignore them) and values

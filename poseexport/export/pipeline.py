@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import validation_status
+from ..contract.backend import OnlySourceBuilt
 from ..contract.requirements import requirements_of, why_not_runnable_here
 from ..errors import (
     ExportFailedError,
@@ -41,6 +42,7 @@ def export_model(model, options: ExportOptions, log=print):
     refuse_artifact(model, "export")  # PoseModel(path) of an artifact: no network to trace
     options = options.normalised(model.stride)
     backend = get_backend(options.format)
+    options = options.for_backend(backend)
     check_supported(backend, options)
     options.check_calibration()
     check_memory(model, options)
@@ -49,7 +51,12 @@ def export_model(model, options: ExportOptions, log=print):
     start = time.perf_counter()
     target = prepare_output(final_dir, label)  # refuses an unusable --out before any work
     try:
-        artifact, traced, golden = build_artifact(model, backend, options, target.work, log)
+        try:
+            artifact, traced, golden = build_artifact(model, backend, options, target.work, log)
+        except OnlySourceBuilt as stop:
+            install_source(stop, target)
+            installed = True
+            raise source_only_error(stop, backend, final_dir) from None
         staging = artifact.path
         if options.validate:
             began = time.perf_counter()
@@ -84,6 +91,13 @@ def build_artifact(model, backend, options: ExportOptions, work_dir: Path, log=p
     staging.mkdir()
     try:
         artifact = backend.export(ctx, source, staging)
+    except OnlySourceBuilt as stop:  # ship the validated source with its golden vector
+        from poseexport.contract.registry import get_backend
+
+        up = get_backend(stop.source.metadata.format)
+        stop.golden = (write_golden(stop.source.path, traced, up.tolerances[stop.source.metadata.precision.name])
+                       if options.golden else None)
+        raise
     except PoseExportError:
         raise
     except Exception as err:  # a converter crashed: keep its message, leave nothing behind
@@ -146,6 +160,27 @@ def output_dir(model, options: ExportOptions) -> tuple[Path, str]:
     suffix = "" if options.precision == "fp32" else f"_{options.precision}"
     path = Path.cwd() / f"{model.arch_name}_{options.format}{suffix}"
     return path, f"the output folder {path} (the default --out)"
+
+
+def install_source(stop: OnlySourceBuilt, target) -> None:
+    """The validated source becomes the result at --out, with its sidecars."""
+    source = stop.source
+    if source.metadata.validation is None:  # built with validation on but its runtime absent here
+        source.metadata = source.metadata.with_validation(validation_status.not_run("not validated here"))
+    write_sidecars(source.path, source.metadata, source.main_file.relative_to(source.path),
+                   golden=getattr(stop, "golden", None))
+    install(target, source.path)
+
+
+def source_only_error(stop: OnlySourceBuilt, backend, final_dir: Path) -> PoseExportError:
+    from ..errors import MissingDependencyError
+
+    meta = stop.source.metadata
+    status = (meta.validation or {}).get("status", "not run")
+    return MissingDependencyError(
+        f"The {backend.title} artifact could not be built here",
+        f"{stop.why}. What it is built from was written instead: {final_dir} holds the {meta.format} "
+        f"{meta.precision.name} artifact it compiles (validation {status})", stop.fix)
 
 
 def base_metadata(backend, traced: TracedModel, options: ExportOptions) -> Metadata:

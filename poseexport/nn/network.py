@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from .attention import C2PSA
-from .blocks import C2f, C3k2, SPPF
+from .blocks import SPPF, C2f, C3k2
 from .config import BadConfigError, scale_factors
-from .conv import Conv, Concat, DWConv
+from .conv import Concat, Conv, DWConv
 from .head import PoseHead
 
 # modules whose first arg is the output width (scaled), and those that take a repeat count
