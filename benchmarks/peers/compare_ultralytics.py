@@ -7,6 +7,7 @@ subprocesses running benchmarks/peers/ultralytics_cells.py. Ultralytics is never
     python benchmarks/peers/compare_ultralytics.py --out runs/peers                 # every cell
     python benchmarks/peers/compare_ultralytics.py --cells onnx:int8,openvino:fp32 --out runs/peers
     python benchmarks/peers/compare_ultralytics.py --cells tf --out runs/peers-tf      # the TF family
+    python benchmarks/peers/compare_ultralytics.py merge OURS/peers.json THEIRS/peers.json --out runs/peers-both
 
 Cells (benchmarks/peers/peer_cells.py): fmt:precision, tflite:int8:KIND for our three int8 TFLite
 kinds (dynamic-range, full-integer, full-integer-io), tflite:int8:KIND:host for the same with
@@ -63,7 +64,7 @@ from poseexport.paths import shared_data_dir
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from peer_cells import GROUPS, THEIRS_NOTES, THEIRS_UNSUPPORTED, Cell, parse_cells
+from peer_cells import GROUPS, THEIRS_NOTES, THEIRS_UNSUPPORTED, Cell, parse_cell, parse_cells
 from peer_data import mirror_dataset
 from persons_match import match_persons, summary
 
@@ -528,9 +529,48 @@ def internal_step(argv: list[str]) -> None:
     return ours_persons(p.parse_args(argv[1:]))
 
 
+def merge_reports(ours: dict, theirs: dict) -> dict:
+    """One table from a run of our side and a run of theirs (`--sides ours` / `--sides theirs`): each
+    cell's ours from the first, theirs from the second, where a cell of ours without its own row there
+    takes the row of the cell that maps to the same Ultralytics export."""
+    by_name = {c["cell"]: c["theirs"] for c in theirs["cells"]}
+    by_export = {parse_cell(c["cell"]).theirs(): (c["cell"], c["theirs"]) for c in theirs["cells"]
+                 if c["theirs"].get("status") not in ("skipped", None)}
+    cells = []
+    for c in ours["cells"]:
+        cell = parse_cell(c["cell"])
+        row = by_name.get(c["cell"])
+        if row is None and cell.theirs() in by_export:
+            first, found = by_export[cell.theirs()]
+            row = {**found, "same_as": first, "note": THEIRS_NOTES.get(cell.name, f"the same model as {first}")}
+        if row is None:
+            row = {"status": "unsupported", "error": THEIRS_UNSUPPORTED[cell.name]} if cell.theirs() is None \
+                else {"status": "skipped", "error": "not in the theirs report"}
+        cells.append({"cell": c["cell"], "ours": c["ours"], "theirs": row,
+                      "ratio": ratios(c["ours"], row, ours["settings"]["threads"])})
+    return {**ours, "when": f"ours {ours['when']}, theirs {theirs['when']}",
+            "host": ours["host"] if ours["host"] == theirs["host"] else f"ours: {ours['host']}; theirs: {theirs['host']}",
+            "note": " ".join(filter(None, (ours.get("note"), theirs.get("note")))) ,
+            "versions": theirs.get("versions") or ours.get("versions"),
+            "reference": {"ours": ours["reference"].get("ours", {}), "theirs": theirs["reference"].get("theirs", {})},
+            "cells": cells}
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in ("_ours_latency", "_ours_persons"):
         return internal_step(sys.argv[1:])
+    if len(sys.argv) > 1 and sys.argv[1] == "merge":
+        p = argparse.ArgumentParser(prog="compare_ultralytics.py merge", description=merge_reports.__doc__)
+        p.add_argument("ours", help="peers.json of a --sides ours run")
+        p.add_argument("theirs", help="peers.json of a --sides theirs (or both) run")
+        p.add_argument("--out", required=True)
+        a = p.parse_args(sys.argv[2:])
+        report = merge_reports(json.loads(Path(a.ours).read_text()), json.loads(Path(a.theirs).read_text()))
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "peers.json").write_text(json.dumps(report, indent=2))
+        (out / "peers.md").write_text(markdown(report))
+        return print((out / "peers.md").read_text())
     args = parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -97,3 +97,26 @@ def test_our_side_reads_a_format_as_available_once_it_is_registered(monkeypatch)
         assert compare_ultralytics.ours_unavailable("peer-later") == ""
     finally:
         get_backend.cache_clear()
+
+
+def test_merge_takes_ours_and_theirs_from_their_runs_and_shares_one_export():
+    import compare_ultralytics
+
+    settings = {"threads": [1], "imgsz": 640}
+    ok = lambda v: {"status": "ok", "pose_map50_95": v, "latency": {"1": {"p50_ms": 10 * v}}}  # noqa: E731
+    skipped = {"status": "skipped"}
+    ours = {"when": "a", "host": "h", "note": "", "settings": settings, "reference": {"ours": {"pose_map50_95": 0.53}},
+            "cells": [{"cell": n, "ours": ok(v), "theirs": skipped} for n, v in
+                      (("tflite:int8:full-integer:host", 0.52), ("tflite:fp16", 0.53), ("pb:fp32", 0.53))]}
+    theirs = {"when": "b", "host": "h", "note": "", "settings": settings, "versions": {"ultralytics": "8.4.190"},
+              "reference": {"theirs": {"pose_map50_95": 0.52}},
+              "cells": [{"cell": "tflite:int8:full-integer", "ours": skipped, "theirs": ok(0.30)}]}
+    merged = compare_ultralytics.merge_reports(ours, theirs)
+    rows = {c["cell"]: c for c in merged["cells"]}
+    assert rows["tflite:int8:full-integer:host"]["theirs"]["pose_map50_95"] == 0.30
+    assert rows["tflite:int8:full-integer:host"]["theirs"]["same_as"] == "tflite:int8:full-integer"
+    assert rows["tflite:int8:full-integer:host"]["ratio"]["pose_map50_95"] == pytest.approx(0.52 / 0.30)
+    assert rows["tflite:fp16"]["theirs"]["status"] == "unsupported"
+    assert rows["pb:fp32"]["theirs"]["status"] == "skipped"
+    assert merged["reference"] == {"ours": {"pose_map50_95": 0.53}, "theirs": {"pose_map50_95": 0.52}}
+    assert "| tflite:int8:full-integer:host |" in compare_ultralytics.markdown(merged)
