@@ -86,8 +86,13 @@ def _check_decoded_output(out, nc: int, k: int, d: int, where: Path) -> None:
 
 
 def _check_head_outputs(meta: Metadata, nc: int, nk: int, where: Path) -> None:
-    """Host-decode maps: three per level, each 4-D, with the channels their meaning needs."""
-    from poseexport.decode.head_outputs import MEANINGS
+    """Host-decode maps: box, class and keypoint maps per level (visibility its own map when D is
+    3, or within the keypoint offsets in artifacts made before that split), each 4-D, with the
+    channels their meaning needs."""
+    from poseexport.decode.head_outputs import MEANINGS, REQUIRED
+
+    k = meta.model.kpt_shape[0]
+    split = any(o.meaning == "keypoint_visibility" for o in meta.outputs) or nk == 2 * k
 
     levels: dict[int, set[str]] = {}
     for i, out in enumerate(meta.outputs):
@@ -98,15 +103,17 @@ def _check_head_outputs(meta: Metadata, nc: int, nk: int, where: Path) -> None:
             _bad(where, f"outputs[{i}]", f"shape {list(out.shape)}, layout {out.layout!r}, stride {out.stride} "
                                          "do not describe a 4-D level map")
         channels = out.shape[1] if out.layout == "NCHW" else out.shape[3]
-        want = {"class_logits": nc, "keypoint_offsets": nk}.get(out.meaning)
+        want = {"class_logits": nc, "keypoint_offsets": 2 * k if split else nk,
+                "keypoint_visibility": k}.get(out.meaning)
         wrong = channels != want if want is not None else channels % 4 != 0  # box: 4 sides x bins
         if isinstance(channels, int) and wrong:
             _bad(where, "kpt_shape / names", f"outputs[{i}] ({out.meaning}) has {channels} channels; "
                                              f"{nc} class(es) and {nk} keypoint values need {want or 'a multiple of 4'}")
         levels.setdefault(out.stride, set()).add(out.meaning)
+    needed = set(REQUIRED) | ({"keypoint_visibility"} if split and nk == 3 * k else set())
     for stride, meanings in levels.items():
-        if meanings != set(MEANINGS):
-            _bad(where, "outputs", f"stride {stride} has {sorted(meanings)}, not all of {list(MEANINGS)}")
+        if meanings != needed:
+            _bad(where, "outputs", f"stride {stride} has {sorted(meanings)}, not {sorted(needed)}")
 
 
 def check_output_shapes(meta: Metadata, shapes: Sequence[Sequence], where: Path) -> None:

@@ -76,6 +76,12 @@ class Backend:
         """Can this format be exported here (modules and programs; running is `availability`)?"""
         return _missing(self.export_requires, self.binaries, self.extra, "exporting")
 
+    def default_decode(self, options: Any) -> str:
+        """--decode when the user gives none: "graph" where the format offers it. A format whose
+        quantised kinds lose the pose with the decode in the graph answers "host" for those."""
+        offered = self.capabilities.decode
+        return "graph" if "graph" in offered else offered[0]
+
     def export_note(self) -> str | None:
         """What an export here cannot finish although it runs (a compiler that is missing: the
         export then stops at its validated source); None when it can do everything."""

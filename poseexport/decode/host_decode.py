@@ -31,8 +31,9 @@ def grid_anchors(h: int, w: int) -> np.ndarray:
 
 
 def decode_level(box: np.ndarray, cls: np.ndarray, kpt: np.ndarray, stride: int,
-                 kpt_shape: tuple[int, int]) -> np.ndarray:
-    """One level's NCHW maps -> (B, 4 + nc + K*D, H * W)."""
+                 kpt_shape: tuple[int, int], visibility: np.ndarray | None = None) -> np.ndarray:
+    """One level's NCHW maps -> (B, 4 + nc + K*D, H * W). `kpt` holds dx, dy per keypoint and
+    `visibility` the K visibility logits; without `visibility`, `kpt` holds all K * D values."""
     b, c, h, w = box.shape
     reg_max = c // 4
     anchors = grid_anchors(h, w)  # (2, A)
@@ -46,7 +47,10 @@ def decode_level(box: np.ndarray, cls: np.ndarray, kpt: np.ndarray, stride: int,
     s = np.float32(stride)
     boxes = np.concatenate(((x1y1 + x2y2) / 2, x2y2 - x1y1), axis=1) * s
     k, d = kpt_shape
-    raw = kpt.reshape(b, k, d, h * w)
+    if visibility is not None:
+        raw = np.concatenate((kpt.reshape(b, k, 2, h * w), visibility.reshape(b, k, 1, h * w)), axis=2)
+    else:
+        raw = kpt.reshape(b, k, d, h * w)
     xy = (raw[:, :, :2] * np.float32(2.0) + (anchors[None, None] - np.float32(0.5))) * s
     parts = [xy] + ([sigmoid(raw[:, :, 2:3])] if d == 3 else [])
     keypoints = np.concatenate(parts, axis=2).reshape(b, k * d, h * w)
@@ -70,10 +74,17 @@ def decode_head_maps(metadata: Metadata, maps: list[np.ndarray]) -> np.ndarray:
     for stride in order:
         parts = levels[stride]
         missing = {"box_distribution", "class_logits", "keypoint_offsets"} - set(parts)
+        if kpt_shape[1] == 3 and "keypoint_visibility" not in parts and "keypoint_offsets" in parts \
+                and _channels(parts["keypoint_offsets"]) != kpt_shape[0] * 3:
+            missing.add("keypoint_visibility")
         if missing:
             raise BadArtifactError(f"The host-decode artifact lacks the {', '.join(sorted(missing))} output "
                                    f"of stride {stride}", "its metadata lists an incomplete head",
                                    "re-export it with poseexport convert --decode host")
         decoded.append(decode_level(parts["box_distribution"], parts["class_logits"],
-                                    parts["keypoint_offsets"], stride, kpt_shape))
+                                    parts["keypoint_offsets"], stride, kpt_shape, parts.get("keypoint_visibility")))
     return np.concatenate(decoded, axis=2)
+
+
+def _channels(value: np.ndarray) -> int:
+    return int(value.shape[1])  # maps are NCHW here (NHWC ones were transposed above)

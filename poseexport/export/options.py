@@ -110,15 +110,16 @@ class ExportOptions:
         return replace(self, imgsz=sizes)
 
     def for_backend(self, backend) -> ExportOptions:
-        """With the format's defaults filled in where the user gave none: --decode is graph, or
-        host for a format that decodes only on the host (Edge TPU); the precision is fp32, or the
-        format's only one where it has no fp32 (Edge TPU: int8). An explicit value is kept, and
-        check_supported refuses it if the format cannot honour it."""
+        """With the format's defaults filled in where the user gave none: the precision is fp32, or
+        the format's only one where it has no fp32 (Edge TPU: int8); --decode is what the format
+        chooses (Backend.default_decode: graph where offered; host for the Edge TPU and full-integer
+        int8 TFLite). An explicit value is kept, and check_supported refuses what the format cannot
+        honour."""
         caps, resolved = backend.capabilities, self
-        if resolved.decode is None:
-            resolved = replace(resolved, decode="graph" if "graph" in caps.decode else caps.decode[0])
         if not (self.half or self.int8) and "fp32" not in caps.precisions:  # an int8-only format (Edge TPU)
             resolved = replace(resolved, int8=caps.precisions[0] == "int8", half=caps.precisions[0] == "fp16")
+        if resolved.decode is None:
+            resolved = replace(resolved, decode=backend.default_decode(resolved))
         return resolved
 
     def check_format_options(self, cli: bool = False) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .conv import Conv, DWConv
 
@@ -92,9 +93,28 @@ class PoseHead(nn.Module):
         return self.decode(maps, kpt)
 
     def level_maps(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """Per level: box distribution logits, class logits, raw keypoints (the host-decode
-        export's outputs; poseexport/decode/ reproduces `decode` from them)."""
-        return tuple(t for i, f in enumerate(feats) for t in (self.cv2[i](f), self.cv3[i](f), self.cv4[i](f)))
+        """Per level: box distribution logits, class logits, keypoint offsets and (D == 3) keypoint
+        visibility logits (the host-decode export's outputs; poseexport/decode/ reproduces `decode`)."""
+        return tuple(t for i, f in enumerate(feats) for t in (self.cv2[i](f), self.cv3[i](f),
+                                                              *self.keypoint_maps(i, f)))
+
+    def keypoint_maps(self, i: int, f: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Level i's keypoints as two convolutions, offsets (dx, dy per keypoint) and visibility
+        logits, instead of one 1x1 conv mixing them: an int8 artifact then gives each tensor its own
+        scale (offsets span a few strides, logits about +-10; one scale for both costs ~1 px).
+        Same weights, same values: the last conv's output channels, split."""
+        k, d = self.kpt_shape
+        *body, last = self.cv4[i]
+        if d != 3:
+            return (self.cv4[i](f),)
+        h = f
+        for module in body:
+            h = module(h)
+        w = last.weight.view(k, d, *last.weight.shape[1:])
+        b = last.bias.view(k, d)
+        xy = F.conv2d(h, w[:, :2].reshape(2 * k, *w.shape[2:]), b[:, :2].reshape(2 * k))
+        visibility = F.conv2d(h, w[:, 2], b[:, 2])
+        return xy, visibility
 
     def decode(self, maps: list[torch.Tensor], kpt: torch.Tensor) -> torch.Tensor:
         """Raw level maps + raw keypoints -> (B, 4 + nc + nk, A) in input pixels."""

@@ -23,7 +23,11 @@ import time
 from pathlib import Path
 
 from poseexport.contract import Artifact, Backend, Capabilities
-from poseexport.contract.converter_process import converter_inputs, read_metadata, run_converter
+from poseexport.contract.converter_process import (
+    converter_inputs,
+    read_metadata,
+    run_converter,
+)
 
 CRASH_ENV = "POSEEXPORT_TEST_CRASH"  # raise | abort | exit
 PID_FILE_ENV = "POSEEXPORT_TEST_PID_FILE"

@@ -25,7 +25,13 @@ import torch
 
 import poseexport
 from poseexport import PoseModel
-from poseexport.contract.converter_process import GRACE_S, TAIL_LINES, TIMEOUT_ENV, converter_inputs, run_converter
+from poseexport.contract.converter_process import (
+    GRACE_S,
+    TAIL_LINES,
+    TIMEOUT_ENV,
+    converter_inputs,
+    run_converter,
+)
 from poseexport.errors import ExportFailedError, MissingDependencyError
 from poseexport.validate.parity import run_each
 

@@ -3,16 +3,16 @@ errors for typos, extra backends through the environment variable, --fail-on par
 from __future__ import annotations
 
 import pytest
+
+from poseexport.benchmark.matrix import plan_cells
+from poseexport.benchmark.spec import BenchmarkOptions
+from poseexport.cli.main import main as cli_main
 from poseexport.contract.registry import (
     EXTRA_BACKENDS_ENV,
     extra_backends_from_env,
     get_backend,
     registered,
 )
-
-from poseexport.benchmark.matrix import plan_cells
-from poseexport.benchmark.spec import BenchmarkOptions
-from poseexport.cli.main import main as cli_main
 from poseexport.errors import UnsupportedOptionError
 
 

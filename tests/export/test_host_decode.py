@@ -53,10 +53,13 @@ def test_host_artifact_declares_every_head_map(pair):
     meta = pair["host"].metadata
     assert [(o.name, o.meaning, o.stride) for o in meta.outputs[:3]] == [
         ("p8_box", "box_distribution", 8), ("p8_cls", "class_logits", 8), ("p8_kpt", "keypoint_offsets", 8)]
-    assert len(meta.outputs) == 9 and {o.kind for o in meta.outputs} == {"head"}
+    assert len(meta.outputs) == 12 and {o.kind for o in meta.outputs} == {"head"}
     assert meta.outputs[0].shape == (1, 64, 8, 8) and meta.outputs[0].channels[:2] == ("left.bin0", "left.bin1")
-    assert meta.outputs[2].channels[:3] == ("nose.dx", "nose.dy", "nose.visibility_logit")
-    assert meta.outputs[8].shape == (1, 51, 2, 2)
+    # keypoint offsets and visibility logits are two tensors (two int8 scales in a quantised artifact)
+    assert meta.outputs[2].channels[:3] == ("nose.dx", "nose.dy", "left_eye.dx")
+    assert (meta.outputs[3].name, meta.outputs[3].meaning) == ("p8_vis", "keypoint_visibility")
+    assert meta.outputs[3].channels[0] == "nose.visibility_logit" and meta.outputs[2].shape == (1, 34, 8, 8)
+    assert meta.outputs[11].shape == (1, 17, 2, 2)
     assert pair["host"].report.passed and meta.validation["passed"] is True
     with poseexport.load(pair["host"].path) as runner:
         outs = runner.infer(np.zeros((1, 3, IMGSZ, IMGSZ), np.float32))

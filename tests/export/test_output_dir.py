@@ -8,7 +8,12 @@ import pytest
 
 from poseexport.errors import UnsupportedOptionError
 from poseexport.export import output_dir
-from poseexport.export.output_dir import check_replaceable, cleanup, install, prepare_output
+from poseexport.export.output_dir import (
+    check_replaceable,
+    cleanup,
+    install,
+    prepare_output,
+)
 from poseexport.manifest import write_manifest
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from chain_doubles import DOUBLES
+
 from poseexport import PoseModel
 from poseexport.backends.onnx import OnnxBackend
 from poseexport.contract import Source

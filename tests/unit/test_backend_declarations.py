@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from poseexport.contract import Backend
-from poseexport.contract.versions import module_version as installed_version
 from poseexport.contract.converter_process import TIMEOUT_ENV
+from poseexport.contract.versions import module_version as installed_version
 from poseexport.errors import UnsupportedOptionError
 
 

@@ -9,7 +9,11 @@ import pytest
 from poseexport import PoseModel
 from poseexport.device import Device, parse_device
 from poseexport.errors import BadInputError, UnsupportedOptionError
-from poseexport.predict.imgsz_limits import BYTES_PER_PIXEL, check_fits_in_memory, estimated_bytes
+from poseexport.predict.imgsz_limits import (
+    BYTES_PER_PIXEL,
+    check_fits_in_memory,
+    estimated_bytes,
+)
 
 
 @pytest.mark.parametrize("text, expected", [

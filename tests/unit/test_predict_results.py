@@ -7,7 +7,13 @@ import pytest
 
 from poseexport.errors import BadInputError
 from poseexport.paths import shared_data_dir
-from poseexport.predict import COCO_SKELETON, Results, draw_detections, postprocess, preprocess
+from poseexport.predict import (
+    COCO_SKELETON,
+    Results,
+    draw_detections,
+    postprocess,
+    preprocess,
+)
 
 BUS = shared_data_dir() / "images" / "bus.jpg"
 NAMES = {0: "person"}

@@ -1,0 +1,142 @@
+"""The TensorFlow family's figures on the real model: accuracy, persons and speed per artifact.
+
+    python benchmarks/tf_family_figures.py [--model yolo11n-pose.pt] [--out runs/tf_family]
+        [--kinds fp32,fp16,dynamic-range,full-integer,full-integer-io,saved_model,pb] [--threads 1,2]
+
+Exports what is missing under --out (int8 calibrated on shared/data/calib-people), then for each
+artifact: pose / box mAP50-95 on coco-val-pose (and the drop against the PyTorch model), the
+persons it finds on the five packaged reference images + bus.jpg + zidane.jpg against PyTorch
+(conf 0.25: found, missed, invented, matched keypoint error in original-image pixels), and for
+.tflite artifacts the latency of `Runner.forward` at each thread count (median after warm-up,
+bus.jpg), with the speed-up against TFLite fp32. Prints a table and writes figures.json;
+asserts nothing. Record the CPU (printed) and the machine's load beside the figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from poseexport import PoseModel
+from poseexport.artifact_model import ArtifactModel
+from poseexport.cpu import describe_cpu
+from poseexport.paths import shared_data_dir
+from poseexport.predict.nms import box_iou
+
+KINDS = {  # name -> (format, export keywords)
+    "saved_model": ("saved_model", {}),
+    "pb": ("pb", {}),
+    "fp32": ("tflite", {}),
+    "fp16": ("tflite", {"half": True}),
+    "dynamic-range": ("tflite", {"int8": True, "int8_kind": "dynamic-range"}),
+    "full-integer": ("tflite", {"int8": True, "int8_kind": "full-integer"}),
+    "full-integer-io": ("tflite", {"int8": True, "int8_kind": "full-integer-io"}),
+}
+MATCH_IOU = 0.5
+
+
+def export_missing(model: PoseModel, kinds: list[str], out: Path, calib: Path) -> dict[str, Path]:
+    folders = {}
+    for kind in kinds:
+        fmt, kwargs = KINDS[kind]
+        folder = out / kind
+        if not (folder / "manifest.json").is_file():
+            if kwargs.get("int8"):
+                kwargs = {**kwargs, "data": str(calib)}
+            print(f"exporting {kind} ...", flush=True)
+            try:
+                model.export(fmt, out=folder, log=lambda *_: None, **kwargs)
+            except Exception as err:  # a failed validation keeps the artifact: measure it anyway
+                print(f"  {kind}: {type(err).__name__}: {str(err).splitlines()[0][:300]}")
+        if (folder / "manifest.json").is_file():
+            folders[kind] = folder
+    return folders
+
+
+def persons(reference: PoseModel, artifact: ArtifactModel, images: list[Path]) -> dict:
+    found = missed = invented = 0
+    errors = []
+    for image in images:
+        a, b = artifact.predict(str(image))[0], reference.predict(str(image))[0]
+        found += len(a.boxes.xyxy)
+        iou = box_iou(b.boxes.xyxy, a.boxes.xyxy) if len(a.boxes.xyxy) and len(b.boxes.xyxy) else \
+            np.zeros((len(b.boxes.xyxy), len(a.boxes.xyxy)))
+        used = np.zeros(iou.shape[1], bool)
+        for i in range(iou.shape[0]):
+            free = np.flatnonzero(~used & (iou[i] >= MATCH_IOU))
+            if not len(free):
+                missed += 1
+                continue
+            j = int(free[np.argmax(iou[i, free])])
+            used[j] = True
+            visible = b.keypoints.conf[i] >= 0.5
+            errors.append(np.linalg.norm(a.keypoints.xy[j][visible] - b.keypoints.xy[i][visible], axis=1))
+        invented += int((~used).sum())
+    err = np.concatenate(errors) if errors else np.zeros(0)
+    return {"found": found, "missed": missed, "invented": invented,
+            "kpt_px_mean": float(err.mean()) if err.size else None,
+            "kpt_px_p95": float(np.percentile(err, 95)) if err.size else None}
+
+
+def latency(folder: Path, threads: list[int]) -> dict:
+    import poseexport
+    from poseexport.benchmark.measure import time_infer
+    from poseexport.benchmark.spec import LatencyPlan
+    from poseexport.predict import preprocess, read_image
+
+    plan = LatencyPlan(warmup=5, iterations=20, budget_s=math.inf)
+    figures = {}
+    for t in threads:
+        with poseexport.load(folder, threads=t) as runner:
+            image, _ = preprocess([read_image(shared_data_dir() / "images" / "bus.jpg")], runner.imgsz,
+                                  stride=runner.stride)
+            figures[t] = round(time_infer(runner.forward, image, plan)["p50_ms"], 1)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="yolo11n-pose.pt")
+    parser.add_argument("--out", default="runs/tf_family")
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--threads", default="1,2")
+    args = parser.parse_args()
+    data = shared_data_dir()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    kinds = args.kinds.split(",")
+    threads = [int(t) for t in args.threads.split(",")]
+    reference = PoseModel(args.model)
+    folders = export_missing(reference, kinds, out, data / "calib-people")
+    packaged = Path(__file__).resolve().parents[1] / "poseexport" / "reference_images"
+    images = [*sorted(packaged.glob("*.jpg")), data / "images" / "bus.jpg", data / "images" / "zidane.jpg"]
+    yaml = str(data / "coco-val-pose" / "coco-val-pose.yaml")
+    ref_map = reference.val(yaml)
+    figures = {"cpu": describe_cpu(), "load_avg": os.getloadavg(), "model": args.model,
+               "pytorch": {"pose_map": ref_map.pose.map, "box_map": ref_map.box.map}, "artifacts": {}}
+    for kind, folder in folders.items():
+        model = ArtifactModel(folder)
+        metrics = model.val(yaml)
+        row = {"pose_map": metrics.pose.map, "box_map": metrics.box.map,
+               "pose_map_drop": ref_map.pose.map - metrics.pose.map,
+               "validation": json.loads((folder / "metadata.json").read_text())["validation"].get("status"),
+               "persons": persons(reference, model, images)}
+        if KINDS[kind][0] == "tflite":
+            row["latency_ms"] = latency(folder, threads)
+        figures["artifacts"][kind] = row
+        print(kind, json.dumps(row), flush=True)
+    base = figures["artifacts"].get("fp32", {}).get("latency_ms")
+    if base:
+        for row in figures["artifacts"].values():
+            if "latency_ms" in row:
+                row["speedup_vs_fp32"] = {t: round(base[t] / row["latency_ms"][t], 2) for t in base}
+    (out / "figures.json").write_text(json.dumps(figures, indent=2, default=str))
+    print(json.dumps(figures, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
