@@ -10,8 +10,8 @@ subprocesses running benchmarks/peers/ultralytics_cells.py. Ultralytics is never
     python benchmarks/peers/compare_ultralytics.py merge OURS/peers.json THEIRS/peers.json --out runs/peers-both
 
 Cells (benchmarks/peers/peer_cells.py): fmt:precision, tflite:int8:KIND for our three int8 TFLite
-kinds (dynamic-range, full-integer, full-integer-io), tflite:int8:KIND:host for the same with
---decode host, or the groups all, core, tf. Theirs for
+kinds (dynamic-range, full-integer, full-integer-io) with the format's default decode (host for
+the full-integer kinds), tflite:int8:KIND:DECODE to pass --decode, or the groups all, core, tf. Theirs for
 tflite is Ultralytics' `litert` export (its `tflite` is an alias of it since 8.4.83): fp32,
 quantize=8 (static int8, float I/O) beside our full-integer kinds, quantize='w8a32' beside our
 dynamic-range; it writes no fp16 LiteRT. saved_model / pb: Ultralytics' onnx2tf route, run with

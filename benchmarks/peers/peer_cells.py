@@ -1,8 +1,9 @@
 """The cells of the peer table and what each one means on either side.
 
-A cell is `format:precision`, or `tflite:int8:KIND` for poseexport's three int8 TFLite kinds, and
-`tflite:int8:KIND:host` for the same exported with `--decode host` (the head maps as int8 tensors of
-their own, decoded in float by poseexport: what its full-integer kinds are meant to ship with).
+A cell is `format:precision`, or `tflite:int8:KIND` for poseexport's three int8 TFLite kinds (each
+with the format's default decode: host for the full-integer kinds, whose head maps are int8
+tensors of their own decoded in float by poseexport), and `tflite:int8:KIND:DECODE` to pass
+`--decode DECODE` explicitly.
 Standard library only: compare_ultralytics.py (poseexport env) and its tests import it.
 """
 from __future__ import annotations
@@ -13,8 +14,7 @@ CORE_CELLS = ("torchscript:fp32", "torchscript:fp16", "onnx:fp32", "onnx:fp16", 
               "openvino:fp32", "openvino:fp16", "openvino:int8")
 INT8_KINDS = ("dynamic-range", "full-integer", "full-integer-io")  # poseexport's --int8-kind values
 DECODES = ("graph", "host")  # poseexport's --decode
-TF_CELLS = ("tflite:fp32", "tflite:fp16", "tflite:int8:dynamic-range", "tflite:int8:full-integer",
-            "tflite:int8:full-integer:host", "tflite:int8:full-integer-io:host", "saved_model:fp32", "pb:fp32")
+TF_CELLS = ("tflite:fp32", "tflite:fp16", *(f"tflite:int8:{k}" for k in INT8_KINDS), "saved_model:fp32", "pb:fp32")
 GROUPS = {"all": CORE_CELLS + TF_CELLS, "core": CORE_CELLS, "tf": TF_CELLS}
 FORMATS = ("torchscript", "onnx", "openvino", "tflite", "saved_model", "pb")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -28,12 +28,10 @@ THEIRS_UNSUPPORTED = {
 # Our tflite kind -> Ultralytics' LiteRT `quantize=` (via ultralytics_cells.py precision names).
 THEIRS_TFLITE_INT8 = {"dynamic-range": "w8a32", "full-integer": "int8", "full-integer-io": "int8"}
 THEIRS_NOTES = {
-    "tflite:int8:full-integer-io:host": "theirs: the same quantize=8 model (Ultralytics has no int8-I/O LiteRT export; "
-                                        "it keeps float32 input/output and decodes in the graph)",
-    "tflite:int8:full-integer:host": "theirs: the same quantize=8 model (Ultralytics decodes in the graph)",
     "tflite:int8:full-integer-io": "theirs: the same quantize=8 model (Ultralytics has no int8-I/O LiteRT export; "
-                                   "it keeps float32 input/output)",
-    "tflite:int8:full-integer": "theirs: quantize=8 (ai-edge-quantizer static int8 weights + activations, float I/O)",
+                                   "it keeps float32 input/output and decodes in the graph)",
+    "tflite:int8:full-integer": "theirs: quantize=8 (ai-edge-quantizer static int8 weights + activations, float I/O, "
+                                "decode in the graph with coordinates divided by the image size)",
     "tflite:int8:dynamic-range": "theirs: quantize='w8a32' (int8 weights, float activations, no calibration)",
 }
 
@@ -43,12 +41,12 @@ class Cell:
     fmt: str
     precision: str
     int8_kind: str = ""  # tflite int8 only
-    decode: str = "graph"  # ours: --decode (theirs has one way)
+    decode: str = ""  # ours: --decode, "" = the format's default (theirs has one way)
 
     @property
     def name(self) -> str:
         return (f"{self.fmt}:{self.precision}" + (f":{self.int8_kind}" if self.int8_kind else "")
-                + (f":{self.decode}" if self.decode != "graph" else ""))
+                + (f":{self.decode}" if self.decode else ""))
 
     @property
     def dir_name(self) -> str:
@@ -58,7 +56,7 @@ class Cell:
         """The precision flags of `poseexport convert` for this cell."""
         flags = {"fp32": [], "fp16": ["--half"], "int8": ["--int8", "--data", calib]}[self.precision]
         return (flags + (["--int8-kind", self.int8_kind] if self.int8_kind else [])
-                + (["--decode", self.decode] if self.decode != "graph" else []))
+                + (["--decode", self.decode] if self.decode else []))
 
     def theirs(self) -> tuple[str, str] | None:
         """(Ultralytics format, ultralytics_cells.py precision) for this cell; None where they have none."""
@@ -80,7 +78,7 @@ def parse_cell(text: str) -> Cell:
             raise ValueError(f"'{text}': tflite int8 names its kind: tflite:int8:{{{','.join(INT8_KINDS)}}}")
         if len(parts) == 4 and parts[3] not in DECODES:
             raise ValueError(f"'{text}': the last part is the decode, one of {','.join(DECODES)}")
-        return Cell("tflite", "int8", parts[2], parts[3] if len(parts) == 4 else "graph")
+        return Cell("tflite", "int8", parts[2], parts[3] if len(parts) == 4 else "")
     if len(parts) > 2:
         raise ValueError(f"'{text}': only tflite:int8 takes a kind (and a decode)")
     if parts[0] in ("saved_model", "pb") and parts[1] != "fp32":

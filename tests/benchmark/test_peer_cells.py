@@ -21,12 +21,11 @@ def test_tf_cells_map_to_ultralytics_exports():
         "tflite:fp16": None,  # Ultralytics writes no fp16 LiteRT
         "tflite:int8:dynamic-range": ("litert", "w8a32"),
         "tflite:int8:full-integer": ("litert", "int8"),
-        "tflite:int8:full-integer:host": ("litert", "int8"),
-        "tflite:int8:full-integer-io:host": ("litert", "int8"),
+        "tflite:int8:full-integer-io": ("litert", "int8"),
         "saved_model:fp32": ("saved_model", "fp32"),
         "pb:fp32": ("pb", "fp32"),
     }
-    assert parse_cell("tflite:int8:full-integer-io").theirs() == ("litert", "int8")
+    assert parse_cell("tflite:int8:full-integer-io:host").theirs() == ("litert", "int8")
     assert parse_cell("torchscript:fp16").theirs() is None
     assert parse_cell("onnx:int8").theirs() == ("onnx", "int8")
 
@@ -36,7 +35,8 @@ def test_our_convert_flags_name_the_int8_kind():
         "--int8", "--data", "calib", "--int8-kind", "full-integer-io"]
     assert parse_cell("tflite:int8:full-integer:host").ours_convert_args("c") == [
         "--int8", "--data", "c", "--int8-kind", "full-integer", "--decode", "host"]
-    assert parse_cell("tflite:int8:full-integer:graph").name == "tflite:int8:full-integer"
+    assert parse_cell("tflite:int8:full-integer:graph").ours_convert_args("c")[-2:] == ["--decode", "graph"]
+    assert parse_cell("tflite:int8:full-integer").ours_convert_args("c")[-1] == "full-integer"  # format's default
     assert parse_cell("tflite:fp16").ours_convert_args("calib") == ["--half"]
     assert parse_cell("saved_model:fp32").ours_convert_args("calib") == []
     assert Cell("tflite", "int8", "dynamic-range").dir_name == "tflite_int8_dynamic-range"
@@ -53,7 +53,7 @@ def test_bad_cells_are_refused(bad):
 def test_groups_expand_in_order_without_repeats():
     cells = parse_cells("onnx:int8,tf,tflite:fp32")
     assert [c.name for c in cells] == ["onnx:int8", *TF_CELLS]
-    assert len(parse_cells("all")) == len(GROUPS["core"]) + len(GROUPS["tf"]) == 16
+    assert len(parse_cells("all")) == len(GROUPS["core"]) + len(GROUPS["tf"]) == 15
 
 
 def test_persons_found_missed_invented():
