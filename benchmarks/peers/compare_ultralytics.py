@@ -402,7 +402,7 @@ def markdown(report: dict) -> str:
         lines += ["", "Persons on bus.jpg:", ""]
         lines += [f"- {cell} {side}: {m['predicted']} ({m['found']} found, {m['missed']} missed, "
                   f"{m['invented']} invented; its side's PyTorch finds {m['reference']})" for cell, side, m in bus]
-    reps = [c for c in report["cells"] if c["theirs"].get("repeats") and not c["theirs"].get("same_as")]
+    reps = list({c["theirs"].get("artifact"): c for c in report["cells"] if c["theirs"].get("repeats")}.values())
     if reps:
         lines += ["", "Ultralytics' static INT8, exported again with the same command (its calibration order is "
                   "random and its quantizer keeps a moving average of min/max):", ""]
@@ -534,8 +534,10 @@ def merge_reports(ours: dict, theirs: dict) -> dict:
     cell's ours from the first, theirs from the second, where a cell of ours without its own row there
     takes the row of the cell that maps to the same Ultralytics export."""
     by_name = {c["cell"]: c["theirs"] for c in theirs["cells"]}
-    by_export = {parse_cell(c["cell"]).theirs(): (c["cell"], c["theirs"]) for c in theirs["cells"]
-                 if c["theirs"].get("status") not in ("skipped", None)}
+    by_export: dict = {}
+    for c in theirs["cells"]:  # the row that made the export, not one that points at it
+        if c["theirs"].get("status") not in ("skipped", None) and not c["theirs"].get("same_as"):
+            by_export.setdefault(parse_cell(c["cell"]).theirs(), (c["cell"], c["theirs"]))
     cells = []
     for c in ours["cells"]:
         cell = parse_cell(c["cell"])
