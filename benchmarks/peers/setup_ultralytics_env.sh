@@ -25,6 +25,15 @@ TOOL_PINS=(
     "onnx==1.23.2" "onnxslim==0.1.98" "onnxruntime==1.32.0"
     "openvino==2026.4.1" "nncf==3.4.0"
 )
+# The TF family as Ultralytics 8.4.190 exports it: `tflite`/`litert` through litert-torch (run by
+# ai-edge-litert), `saved_model` through onnx2tf + TensorFlow. Same pins as poseexport's `tf` /
+# `tflite` extras. onnx2tf 1.28.8 declares no dependencies (1.29 hard-pins old numpy/onnx/TF), so
+# its imports are listed; the full tensorflow wheel lets tf-keras install with its dependencies.
+TF_PINS=(
+    "litert-torch==0.10.0" "ai-edge-litert==2.3.0"
+    "tensorflow==2.21.0" "tf-keras==2.21.0" "onnx2tf==1.28.8"
+    "onnx-graphsurgeon==0.6.1" "sng4onnx==2.0.1" "sne4onnx==2.0.1" "psutil"
+)
 ULTRALYTICS_PIN="${ULTRALYTICS_PIN:-ultralytics==8.4.190}"
 # Ultralytics' own runtime dependencies, minus torchvision (shimmed), opencv-python (the
 # headless build above provides cv2), nvidia-ml-py (GPU only) and ultralytics-platform
@@ -34,7 +43,7 @@ ULTRALYTICS_DEPS=(matplotlib pillow polars psutil pyyaml requests scipy ultralyt
 [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install -q)
 "${PIP[@]}" "$TORCH_PIN"                 # the CPU wheel from the local find-links; pinned, never unpinned
-"${PIP[@]}" "$TORCH_PIN" "${TOOL_PINS[@]}" "${ULTRALYTICS_DEPS[@]}"
+"${PIP[@]}" "$TORCH_PIN" "${TOOL_PINS[@]}" "${TF_PINS[@]}" "${ULTRALYTICS_DEPS[@]}"
 "${PIP[@]}" --no-deps "$ULTRALYTICS_PIN"
 
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -132,4 +141,16 @@ b = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], dtype=torch
 assert nms(b, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
 print("ultralytics peer env ok: torch", torch.__version__, "torchvision shim", torchvision.__version__)
 EOF
-echo "env: YOLO_CONFIG_DIR=$CONFIG_DIR YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False"
+"$VENV/bin/python" - <<'EOF'
+# The TF-family toolchains import (litert-torch for `litert`, onnx2tf + TF for `saved_model`/`pb`).
+import ai_edge_litert.interpreter, litert_torch, onnx2tf, tensorflow as tf, tf_keras  # noqa: F401
+print("tf family ok: tensorflow", tf.__version__, "litert-torch", litert_torch.__version__)
+EOF
+# What the peer scripts read (benchmarks/peers/loss_crosscheck.py): the python and the environment.
+READY="$(cd "$VENV/.." && pwd)/READY"
+{
+    echo "# written by poseexport's benchmarks/peers/setup_ultralytics_env.sh"
+    echo "PYTHON=$(cd "$VENV" && pwd)/bin/python"
+    echo "ENV=\"YOLO_CONFIG_DIR=$CONFIG_DIR YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False PIP_NO_INDEX=1\""
+} > "$READY"
+echo "env: YOLO_CONFIG_DIR=$CONFIG_DIR YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False PIP_NO_INDEX=1 (recorded in $READY)"
