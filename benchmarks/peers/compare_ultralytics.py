@@ -64,7 +64,14 @@ from poseexport.paths import shared_data_dir
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from peer_cells import GROUPS, THEIRS_NOTES, THEIRS_UNSUPPORTED, Cell, parse_cell, parse_cells
+from peer_cells import (
+    GROUPS,
+    THEIRS_NOTES,
+    THEIRS_UNSUPPORTED,
+    Cell,
+    parse_cell,
+    parse_cells,
+)
 from peer_data import mirror_dataset
 from persons_match import match_persons, summary
 

@@ -85,6 +85,7 @@ def test_compare_refuses_an_unknown_cell_before_any_work(tmp_path):
 
 def test_our_side_reads_a_format_as_available_once_it_is_registered(monkeypatch):
     import compare_ultralytics
+
     from poseexport.contract.registry import get_backend
 
     monkeypatch.delenv("POSEEXPORT_EXTRA_BACKENDS", raising=False)
