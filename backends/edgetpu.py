@@ -79,7 +79,6 @@ class EdgeTpuBackend(Backend):
     source = Source("tflite", precision="int8", options={"int8_kind": "full-integer-io"})
     suffix = ".tflite"
     capabilities = Capabilities(precisions=("int8",), dynamic=False, nms=False, decode=("host",), layout="NHWC")
-    tolerances = TfliteBackend.tolerances
     export_requires = (*TF_EXPORT, "ai_edge_litert")
     run_requires = ("ai_edge_litert",)
     runtime_versions = {"ai-edge-litert": None}

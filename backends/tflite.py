@@ -22,9 +22,8 @@ from poseexport.contract import (
     Runner,
     require,
 )
-from poseexport.contract.artifact_checks import open_model_file
+from poseexport.contract.artifact_checks import check_output_shapes, open_model_file
 from poseexport.contract.converter_process import converter_inputs, run_converter
-from poseexport.contract.tolerance import DEFAULT_TOLERANCES
 from poseexport.errors import BadArtifactError, UnsupportedOptionError
 from poseexport.metadata import Metadata
 
@@ -70,7 +69,6 @@ class TfliteBackend(Backend):
     suffix = ".tflite"
     capabilities = Capabilities(precisions=("fp32", "fp16", "int8"), dynamic=False, nms=False,
                                 decode=("graph", "host"), layout="NHWC")
-    tolerances = {**DEFAULT_TOLERANCES}
     export_requires = (*TF_EXPORT, "ai_edge_litert")
     run_requires = ("ai_edge_litert",)
     runtime_versions = {"ai-edge-litert": None}
@@ -173,8 +171,6 @@ class TfliteRunner(Runner):
         self.input_name = next(iter(self.runner.get_input_details()))
         self.output_names = [o.name for o in self.metadata.outputs]
         details = self.runner.get_output_details()
-        from poseexport.contract.artifact_checks import check_output_shapes
-
         missing = [n for n in self.output_names if n not in details]
         if missing:
             raise BadArtifactError(f"{main} lacks the output(s) {', '.join(missing)} its metadata lists",

@@ -13,5 +13,5 @@ from .format_option import FormatOption
 from .source import Source
 from .tolerance import DEFAULT_TOLERANCES, Tolerance
 
-__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption", "OnlySourceBuilt", "Runner",
-           "Source", "Tolerance", "require"]
+__all__ = ["DEFAULT_TOLERANCES", "Artifact", "Availability", "Backend", "Capabilities", "FormatOption",
+           "OnlySourceBuilt", "Runner", "Source", "Tolerance", "require"]
