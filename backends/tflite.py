@@ -1,8 +1,9 @@
 """TFLite (`.tflite`), converted from the TF SavedModel by TensorFlow's TFLiteConverter out of
 process; runs with LiteRT (`ai-edge-litert`: the TFLite runtime built for NumPy 2) on XNNPACK.
 
-NHWC input. fp32; fp16 (fp16 weights); int8 in three kinds (`--int8-kind`, see tflite_convert):
-dynamic-range, full-integer (float I/O), full-integer-io (int8 I/O, for integer-only hardware).
+NHWC input. fp32; fp16 (fp16 weights); int8 in four kinds (`--int8-kind`, see tflite_convert):
+dynamic-range, full-integer (float I/O), full-integer-io (int8 I/O, for integer-only hardware),
+float-keypoints (full-integer with the keypoint branch in float: the pose within a point).
 Full-integer int8 keeps the pose with `--decode host`: each head map is its own int8 tensor with
 its own scale, and the pixel-scale decode runs in float on the host (poseexport/decode/).
 Metadata: in the model's metadata buffer (tflite_metadata.py) and in the metadata.json sidecar.
@@ -32,11 +33,14 @@ from .tf_convert import SIGNATURE, quiet_tf_env
 from .tflite_convert import CALIBRATIONS, INT8_KINDS
 from .tflite_metadata import is_tflite, read_metadata_json
 
-DEFAULT_INT8_KIND = "full-integer"
+# The int8 that keeps the pose (measured on yolo11n-pose, docs/tf-family.md); the pure integer
+# kinds are for hardware that needs them, and are asked for by name.
+DEFAULT_INT8_KIND = "float-keypoints"
 DEFAULT_CALIBRATION = "percentile"
 INT8_KIND_HELP = ("int8 TFLite kind: dynamic-range (int8 weights, float activations), full-integer "
-                  "(int8 ops, float32 input/outputs; the default) or full-integer-io (int8 input and "
-                  "outputs, for integer-only hardware; use it with --decode host)")
+                  "(int8 ops, float32 input/outputs), full-integer-io (int8 input and outputs, for "
+                  "integer-only hardware) or float-keypoints (full-integer but the keypoint branch, "
+                  "3 convolutions per level, in float: keeps the pose best)")
 
 
 def int8_method(kind: str, images: int, calibration: str) -> str:
@@ -51,9 +55,12 @@ def int8_method(kind: str, images: int, calibration: str) -> str:
         return f"TFLiteConverter (TensorFlow {tf}) dynamic-range: int8 per-channel weights, float activations"
     io = "int8 input and outputs" if kind == "full-integer-io" else "float32 input and outputs"
     ranges = ("min/max" if calibration == "minmax" else
-              f"min/max, then the {PERCENTILE:g}th-percentile tails on {min(images, PERCENTILE_IMAGES)} of them")
-    return (f"TFLiteConverter (TensorFlow {tf}) full-integer: int8 per-channel weights and int8 activations "
-            f"calibrated ({ranges}) on {images} images, {io}")
+              f"min/max, then the {PERCENTILE:g}th-percentile tails on {min(images, PERCENTILE_IMAGES)} of them; "
+              "the outputs at min/max")
+    what = ("int8 per-channel weights and int8 activations except the keypoint branch (the ops feeding only "
+            "the keypoint outputs), which stays float32;" if kind == "float-keypoints" else
+            "int8 per-channel weights and int8 activations")
+    return f"TFLiteConverter (TensorFlow {tf}) {kind}: {what} calibrated ({ranges}) on {images} images, {io}"
 
 
 def _full_integer(options) -> bool:
@@ -76,7 +83,8 @@ class TfliteBackend(Backend):
         FormatOption("int8_kind", str, None, INT8_KIND_HELP + f" (default {DEFAULT_INT8_KIND})",
                      choices=INT8_KINDS),
         FormatOption("int8_calibration", str, None, "activation ranges of full-integer int8: percentile "
-                     "(99.99th, the default) or minmax (TFLiteConverter's own)", choices=CALIBRATIONS),
+                     "(99.999th inside, min/max at the outputs; the default) or minmax (TFLiteConverter's own)",
+                     choices=CALIBRATIONS),
         FormatOption("simplify", bool, True, "onnxslim simplification of the intermediate ONNX graph "
                                              "(default on)"),
     )

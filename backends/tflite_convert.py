@@ -6,7 +6,9 @@ Precisions (request options "precision", "int8_kind"):
 - int8 "full-integer": every op int8, calibrated on the request's images, float32 I/O
   (a quantize op in front, dequantize ops behind);
 - int8 "full-integer-io": the same with int8 input and outputs, for integer-only hardware
-  (Edge TPU, NPUs); each output keeps its own scale and zero point.
+  (Edge TPU, NPUs); each output keeps its own scale and zero point;
+- int8 "float-keypoints": full-integer with the keypoint branch (the ops that feed only the
+  keypoint outputs, tflite_keypoint_branch.py) left in float, float32 I/O.
 Afterwards the interpreter reports the real I/O tensors, which become the metadata's specs.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from poseexport.metadata import Metadata
 from .tf_convert import SIGNATURE
 from .tflite_metadata import with_entry
 
-INT8_KINDS = ("dynamic-range", "full-integer", "full-integer-io")
+INT8_KINDS = ("dynamic-range", "full-integer", "full-integer-io", "float-keypoints")
 CALIBRATIONS = ("percentile", "minmax")
 PERCENTILE_IMAGES = 64  # images the percentile pass runs (it keeps every tensor of each)
 
@@ -46,12 +48,15 @@ def convert(request: dict) -> dict:
             if kind == "full-integer-io":
                 converter.inference_input_type = tf.int8
                 converter.inference_output_type = tf.int8
-            if options.get("calibration", "minmax") == "percentile":
-                return _finish(_percentile_quantized(converter, images, metadata, kind), request, metadata)
+            if options.get("calibration", "minmax") == "percentile" or kind == "float-keypoints":
+                return _finish(_quantized(converter, images, metadata, kind, options.get("calibration")),
+                               request, metadata)
     return _finish(converter.convert(), request, metadata)
 
 
-def _percentile_quantized(converter, images, metadata: Metadata, kind: str) -> bytes:
+def _quantized(converter, images, metadata: Metadata, kind: str, calibration: str | None) -> bytes:
+    """Calibrate, set the percentile ranges (unless min/max was asked for), quantise."""
+    from .tflite_keypoint_branch import KEYPOINT_MEANINGS, keypoint_branch_nodes
     from .tflite_ranges import (
         calibrated_model,
         percentile_ranges,
@@ -60,9 +65,16 @@ def _percentile_quantized(converter, images, metadata: Metadata, kind: str) -> b
     )
 
     calibrated = calibrated_model(converter)
-    step = max(1, len(images) // PERCENTILE_IMAGES)  # evenly spread; min/max saw every image
-    ranges = percentile_ranges(calibrated, images[::step], metadata.inputs[0].name)
-    return quantize(with_ranges(calibrated, ranges), int8_io=kind == "full-integer-io")
+    if calibration != "minmax":
+        step = max(1, len(images) // PERCENTILE_IMAGES)  # evenly spread; min/max saw every image
+        calibrated = with_ranges(calibrated, percentile_ranges(calibrated, images[::step], metadata.inputs[0].name))
+    float_nodes = []
+    if kind == "float-keypoints":
+        keypoints = [o.name for o in metadata.outputs if o.meaning in KEYPOINT_MEANINGS]
+        if not keypoints:
+            raise ValueError("the float-keypoints kind needs the keypoint maps as outputs (--decode host)")
+        float_nodes = keypoint_branch_nodes(calibrated, keypoints)
+    return quantize(calibrated, int8_io=kind == "full-integer-io", float_nodes=float_nodes)
 
 
 def _finish(data: bytes, request: dict, metadata: Metadata) -> dict:

@@ -1,7 +1,7 @@
 """The TensorFlow family's figures on the real model: accuracy, persons and speed per artifact.
 
     python benchmarks/tf_family_figures.py [--model yolo11n-pose.pt] [--out runs/tf_family]
-        [--kinds fp32,fp16,dynamic-range,full-integer,full-integer-io,saved_model,pb] [--threads 1,2]
+        [--kinds fp32,fp16,dynamic-range,full-integer,full-integer-io,float-keypoints,saved_model,pb] [--threads 1,2]
 
 Exports what is missing under --out (int8 calibrated on shared/data/calib-people), then for each
 artifact: pose / box mAP50-95 on coco-val-pose (and the drop against the PyTorch model), the
@@ -35,6 +35,7 @@ KINDS = {  # name -> (format, export keywords)
     "dynamic-range": ("tflite", {"int8": True, "int8_kind": "dynamic-range"}),
     "full-integer": ("tflite", {"int8": True, "int8_kind": "full-integer"}),
     "full-integer-io": ("tflite", {"int8": True, "int8_kind": "full-integer-io"}),
+    "float-keypoints": ("tflite", {"int8": True, "int8_kind": "float-keypoints"}),
 }
 MATCH_IOU = 0.5
 

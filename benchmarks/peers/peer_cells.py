@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 CORE_CELLS = ("torchscript:fp32", "torchscript:fp16", "onnx:fp32", "onnx:fp16", "onnx:int8",
               "openvino:fp32", "openvino:fp16", "openvino:int8")
-INT8_KINDS = ("dynamic-range", "full-integer", "full-integer-io")  # poseexport's --int8-kind values
+INT8_KINDS = ("dynamic-range", "full-integer", "full-integer-io", "float-keypoints")  # poseexport's --int8-kind values
 DECODES = ("graph", "host")  # poseexport's --decode
 TF_CELLS = ("tflite:fp32", "tflite:fp16", *(f"tflite:int8:{k}" for k in INT8_KINDS), "saved_model:fp32", "pb:fp32")
 GROUPS = {"all": CORE_CELLS + TF_CELLS, "core": CORE_CELLS, "tf": TF_CELLS}
@@ -26,13 +26,16 @@ THEIRS_UNSUPPORTED = {
                    "it runs an FP32 model in FP16 at run time on GPU delegates / XNNPACK FORCE_FP16 on ARM)",
 }
 # Our tflite kind -> Ultralytics' LiteRT `quantize=` (via ultralytics_cells.py precision names).
-THEIRS_TFLITE_INT8 = {"dynamic-range": "w8a32", "full-integer": "int8", "full-integer-io": "int8"}
+THEIRS_TFLITE_INT8 = {"dynamic-range": "w8a32", "full-integer": "int8", "full-integer-io": "int8",
+                      "float-keypoints": "int8"}
 THEIRS_NOTES = {
     "tflite:int8:full-integer-io": "theirs: the same quantize=8 model (Ultralytics has no int8-I/O LiteRT export; "
                                    "it keeps float32 input/output and decodes in the graph)",
     "tflite:int8:full-integer": "theirs: quantize=8 (ai-edge-quantizer static int8 weights + activations, float I/O, "
                                 "decode in the graph with coordinates divided by the image size)",
     "tflite:int8:dynamic-range": "theirs: quantize='w8a32' (int8 weights, float activations, no calibration)",
+    "tflite:int8:float-keypoints": "theirs: the same quantize=8 model (Ultralytics has no mixed int8 / float "
+                                   "LiteRT export)",
 }
 
 

@@ -24,11 +24,21 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         n = h * w
-        qkv = self.qkv(x).view(b, self.num_heads, 2 * self.key_dim + self.head_dim, n)
+        qkv_map = self.qkv(x)
+        qkv = qkv_map.view(b, self.num_heads, 2 * self.key_dim + self.head_dim, n)
         q, k, v = qkv.split([self.key_dim, self.key_dim, self.head_dim], dim=2)
         attn = ((q.transpose(-2, -1) @ k) * self.scale).softmax(dim=-1)
-        out = (v @ attn.transpose(-2, -1)).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
+        out = (v @ attn.transpose(-2, -1)).view(b, c, h, w) + self.pe(self._value_map(qkv_map))
         return self.proj(out)
+
+    def _value_map(self, qkv_map: torch.Tensor) -> torch.Tensor:
+        """V as a (B, C, H, W) map, sliced from the qkv convolution's channels: the same values as
+        v.reshape(b, c, h, w), but an exporter sees a channel slice of a feature map, not a reshape
+        of a sequence. onnx2tf then knows the channels and makes `pe` one depth-wise convolution
+        (after the reshape it split it into 128 one-channel convolutions and a concat)."""
+        per_head = 2 * self.key_dim + self.head_dim
+        heads = [qkv_map[:, i * per_head + 2 * self.key_dim:(i + 1) * per_head] for i in range(self.num_heads)]
+        return heads[0] if len(heads) == 1 else torch.cat(heads, 1)
 
 
 class PSABlock(nn.Module):

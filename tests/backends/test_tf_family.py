@@ -1,7 +1,7 @@
 """The TensorFlow family on the tiny network: what the contract tests do not cover.
 
 SavedModel / GraphDef / TFLite metadata where each format keeps it (read without TensorFlow for
-TFLite and GraphDef), NHWC head maps with --decode host, the three int8 TFLite kinds and the
+TFLite and GraphDef), NHWC head maps with --decode host, the four int8 TFLite kinds and the
 tensors they really take and give, and the Edge TPU export without its compiler.
 """
 from __future__ import annotations
@@ -115,6 +115,7 @@ def test_tflite_metadata_is_a_metadata_buffer_that_every_reader_opens(export, tm
     ("dynamic-range", "float32", "float32"),
     ("full-integer", "float32", "float32"),
     ("full-integer-io", "int8", "int8"),
+    ("float-keypoints", "float32", "float32"),
 ])
 def test_int8_kinds_take_and_give_the_tensors_their_metadata_describes(export, kind, in_dtype, out_dtype):
     artifact = export("tflite", int8=True, int8_kind=kind, decode="host", validate=False)
@@ -139,6 +140,37 @@ def test_int8_kinds_take_and_give_the_tensors_their_metadata_describes(export, k
 
     runner = Interpreter(model_path=str(artifact.main_file)).get_signature_runner("serving_default")
     assert np.dtype(runner.get_input_details()["images"]["dtype"]).name == in_dtype
+
+
+@pytest.mark.parametrize("kind", ["full-integer", "float-keypoints"])
+def test_float_keypoints_keeps_exactly_the_keypoint_branch_in_float(export, kind):
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    artifact = export("tflite", int8=True, int8_kind=kind, decode="host", validate=False)
+    model = flatbuffer_utils.read_model(str(artifact.main_file))
+    graph = model.subgraphs[0]
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    producer = {int(t): op for op in graph.operators for t in op.outputs}
+
+    def made_by(tensor: int) -> tuple[str, int]:
+        op = producer[tensor]
+        code = model.operatorCodes[op.opcodeIndex]
+        return op_names[max(code.builtinCode, code.deprecatedBuiltinCode)], graph.tensors[op.inputs[0]].type
+
+    outputs = {t.name.decode(): int(t.tensorIndex) for t in model.signatureDefs[0].outputs}
+    float32 = schema.TensorType.FLOAT32
+    for name, tensor in outputs.items():
+        op, input_type = made_by(tensor)
+        if kind == "float-keypoints" and name.endswith(("_kpt", "_vis")):
+            assert (op, input_type) == ("CONV_2D", float32), name  # a float convolution of float features
+        else:
+            assert op == "DEQUANTIZE", name  # an int8 tensor, dequantised at the edge
+    convs = [op for op in graph.operators if op_names[max(model.operatorCodes[op.opcodeIndex].builtinCode,
+             model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)] == "CONV_2D"]
+    float_convs = sum(graph.tensors[op.outputs[0]].type == float32 for op in convs)
+    # three convolutions per level (3x3, 3x3, then the keypoint and visibility 1x1s): 12 of them
+    assert float_convs == (12 if kind == "float-keypoints" else 0)
 
 
 def test_int8_kind_without_int8_is_refused(tiny, tmp_path):

@@ -79,7 +79,7 @@ def test_compare_refuses_an_unknown_cell_before_any_work(tmp_path):
                            "--sides", "ours", "--out", str(tmp_path / "out")], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
-    assert "tflite:int8:{dynamic-range,full-integer,full-integer-io}" in proc.stderr
+    assert "tflite:int8:{dynamic-range,full-integer,full-integer-io,float-keypoints}" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
