@@ -22,6 +22,7 @@ def test_tf_cells_map_to_ultralytics_exports():
         "tflite:int8:dynamic-range": ("litert", "w8a32"),
         "tflite:int8:full-integer": ("litert", "int8"),
         "tflite:int8:full-integer-io": ("litert", "int8"),
+        "tflite:int8:float-keypoints": ("litert", "int8"),
         "saved_model:fp32": ("saved_model", "fp32"),
         "pb:fp32": ("pb", "fp32"),
     }
@@ -53,7 +54,7 @@ def test_bad_cells_are_refused(bad):
 def test_groups_expand_in_order_without_repeats():
     cells = parse_cells("onnx:int8,tf,tflite:fp32")
     assert [c.name for c in cells] == ["onnx:int8", *TF_CELLS]
-    assert len(parse_cells("all")) == len(GROUPS["core"]) + len(GROUPS["tf"]) == 15
+    assert len(parse_cells("all")) == len(GROUPS["core"]) + len(GROUPS["tf"]) == 16
 
 
 def test_persons_found_missed_invented():
