@@ -5,7 +5,7 @@ Why: on yolo11n-pose at 640 (coco-val-pose, 36 images) int8 keypoint maps cost a
 mAP50-95 by their output rounding alone (an fp32 model whose three keypoint maps were rounded to
 int8 in numpy: 0.5354 -> 0.5248), and the two 3x3 convolutions before them most of another; with
 these ops in float and everything else int8 the drop is 0.26 point against 2.26 for the
-full-integer kind (docs/tf-family.md), for 3 convolutions per level (under a fifth of the
+full-integer kind (docs/tf-family.md), for 4 convolutions per level (about an eighth of the
 multiply-adds). The ONNX / OpenVINO int8 recipe keeps the whole head float for the same reason
 (backends/onnx_int8.py).
 """
