@@ -40,7 +40,7 @@ DEFAULT_CALIBRATION = "percentile"
 INT8_KIND_HELP = ("int8 TFLite kind: dynamic-range (int8 weights, float activations), full-integer "
                   "(int8 ops, float32 input/outputs), full-integer-io (int8 input and outputs, for "
                   "integer-only hardware) or float-keypoints (full-integer but the keypoint branch, "
-                  "3 convolutions per level, in float: keeps the pose best)")
+                  "4 convolutions per level, in float: keeps the pose best)")
 
 
 def int8_method(kind: str, images: int, calibration: str) -> str:

@@ -169,7 +169,7 @@ def test_float_keypoints_keeps_exactly_the_keypoint_branch_in_float(export, kind
     convs = [op for op in graph.operators if op_names[max(model.operatorCodes[op.opcodeIndex].builtinCode,
              model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)] == "CONV_2D"]
     float_convs = sum(graph.tensors[op.outputs[0]].type == float32 for op in convs)
-    # three convolutions per level (3x3, 3x3, then the keypoint and visibility 1x1s): 12 of them
+    # four convolutions per level (3x3, 3x3, then the keypoint and visibility 1x1s): 12 of them
     assert float_convs == (12 if kind == "float-keypoints" else 0)
 
 
