@@ -32,12 +32,12 @@ from poseexport.contract.converter_process import read_metadata
 UNUSED_IMPORTS = ("tensorflow_decision_forests", "tensorflow_hub")
 SIGNATURE = "serving_default"
 QUANTIZE = {"fp32": None, "fp16": "float16", "int8": "uint8"}  # poseexport precision -> tensorflowjs dtype
-OUTPUT_KEYS = "poseexport_output_keys"
+OUTPUT_KEYS = "poseexport_output_keys"  # in model.json's userDefinedMetadata: signature keys, metadata order
 CONV_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
 # uint8: the last two convolutions before each output keep float32 kernels (yolo11n-pose at 640,
 # matched keypoints on 7 photos: every kernel uint8 4.6 px, all but the last 4.2 px, all but the
 # last two 3.3 px, for 0.6 MB more than 3.1 MB)
-FLOAT_OUTPUT_CONVS = 2  # in model.json's userDefinedMetadata: signature keys, metadata order
+FLOAT_OUTPUT_CONVS = 2
 
 
 def convert(request: dict) -> dict:
