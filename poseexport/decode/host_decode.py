@@ -89,7 +89,7 @@ def decode_level(box: np.ndarray, cls: np.ndarray, kpt: np.ndarray, stride: int,
                  kpt_shape: tuple[int, int], visibility: np.ndarray | None = None) -> np.ndarray:
     """One level's NCHW maps -> (B, 4 + nc + K*D, H * W). `kpt` holds dx, dy per keypoint and
     `visibility` the K visibility logits; without `visibility`, `kpt` holds all K * D values."""
-    b, _, h, w = box.shape
+    h, w = box.shape[2:4]
     rows = [_channel_last(m, "NCHW") if m is not None else None for m in (box, cls, kpt, visibility)]
     return np.ascontiguousarray(decode_rows(*rows, h, w, stride, kpt_shape).transpose(0, 2, 1))
 
