@@ -74,15 +74,6 @@ class OpenVinoBackend(Backend):
             return super().main_file_in(folder)
         return xml
 
-    def sniff(self, path: Path) -> bool:
-        xml = _find_xml(path)
-        if xml is None:
-            return False
-        try:
-            return read_metadata(xml) is not None
-        except Exception:
-            return False
-
     def read_native_metadata(self, path: Path) -> Metadata | None:
         xml = _find_xml(path)
         return read_metadata(xml) if xml is not None else None

@@ -105,15 +105,6 @@ class TfjsBackend(Backend):
             return Path(folder) / MODEL_FILE
         return super().main_file_in(folder)
 
-    def sniff(self, path: Path) -> bool:
-        model = _model_json(path)
-        if model is None:
-            return False
-        try:
-            return read_metadata(model) is not None
-        except BadArtifactError:
-            return False
-
     def read_native_metadata(self, path: Path) -> Metadata | None:
         model = _model_json(path)
         return read_metadata(model) if model is not None else None

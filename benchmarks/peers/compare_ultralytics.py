@@ -202,18 +202,25 @@ def ours_val(model: str, args, cell_dir: Path) -> dict:
     return {"pose_map50_95": rep["pose"]["map50-95"], "box_map50_95": rep["box"]["map50-95"], "val_s": wall}
 
 
-def ours_reference(args, ref_dir: Path) -> dict:
-    """Our fp32 PyTorch model, measured like a cell: mAP and the persons every cell is matched to."""
+def reference_row(args, val, persons_of) -> dict:
+    """One side's fp32 PyTorch model, measured like a cell: mAP (`val()`) and the persons every
+    cell of that side is matched to (`persons_of()`)."""
     ref: dict = {"model": args.model}
     if not args.no_val:
-        ref.update(ours_val(args.model, args, ref_dir))
+        ref.update(val())
     if not args.no_persons:
-        got = ours_persons_of(args.model, args, ref_dir, None)
+        got = persons_of()
         ref["persons_images"] = got.get("images")
         ref["persons"] = {"predicted": sum(len(v["xyxy"]) for v in got["images"].values()),
                           "per_image": {k: len(v["xyxy"]) for k, v in got["images"].items()}} \
             if "images" in got else got
     return ref
+
+
+def ours_reference(args, ref_dir: Path) -> dict:
+    """Our fp32 PyTorch model."""
+    return reference_row(args, lambda: ours_val(args.model, args, ref_dir),
+                         lambda: ours_persons_of(args.model, args, ref_dir, None))
 
 
 # ------------------------------------------------------------- theirs (peer env) ---
@@ -244,17 +251,9 @@ def theirs_val(artifact: str, args, cell_dir: Path, yamls: dict) -> dict:
 
 
 def theirs_reference(args, ref_dir: Path, yamls: dict) -> dict:
-    """Their fp32 PyTorch model (YOLO(pt)), measured like a cell."""
-    ref: dict = {"model": args.model}
-    if not args.no_val:
-        ref.update(theirs_val(args.model, args, ref_dir, yamls))
-    if not args.no_persons:
-        got = theirs_persons_of(args.model, args, ref_dir, None)
-        ref["persons_images"] = got.get("images")
-        ref["persons"] = {"predicted": sum(len(v["xyxy"]) for v in got["images"].values()),
-                          "per_image": {k: len(v["xyxy"]) for k, v in got["images"].items()}} \
-            if "images" in got else got
-    return ref
+    """Their fp32 PyTorch model (YOLO(pt))."""
+    return reference_row(args, lambda: theirs_val(args.model, args, ref_dir, yamls),
+                         lambda: theirs_persons_of(args.model, args, ref_dir, None))
 
 
 def theirs_cell(cell: Cell, args, cell_dir: Path, image: Path, yamls: dict, reference: dict) -> dict:

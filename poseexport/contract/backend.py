@@ -113,8 +113,13 @@ class Backend:
         raise NotImplementedError
 
     def sniff(self, path: Path) -> bool:
-        """Does this file or folder look like this format (by content, not name)?"""
-        return False
+        """Does this file or folder look like this format (by content, not name)? By default: it
+        carries this format's native metadata. Sniffing asks every format in turn, so a file of
+        another format, or an unreadable one, is simply not this format here (load() names it)."""
+        try:
+            return self.read_native_metadata(path) is not None
+        except Exception:  # noqa: BLE001 - any failure to read means "not recognised"
+            return False
 
     def read_native_metadata(self, path: Path) -> Metadata | None:
         """The metadata stored inside the model file itself (for artifacts without sidecar)."""

@@ -12,7 +12,8 @@ Everything runs in float32, like the graph, so host and in-graph decode agree to
 It works channel-last, (B, cells, channels): an NHWC map is that already (a reshape, no copy),
 and every step then runs over contiguous memory; the result is transposed once at the end. This
 decode runs after every inference of a host-decode artifact, so its cost is part of the latency
-users see (about 2 ms for yolo11n-pose at 640 where the NCHW version took 11 ms).
+users see (3.2 ms for yolo11n-pose at 640 on a 2-core Xeon with AMX, where the NCHW version took
+10.4 ms).
 """
 from __future__ import annotations
 
