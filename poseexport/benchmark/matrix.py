@@ -54,6 +54,8 @@ def _unavailable(backend) -> str:
 
 
 def _refused(backend, precision: str, options: S.BenchmarkOptions) -> str:
+    if precision in backend.capabilities.refused:
+        return f"{backend.title} cannot export {precision}: {backend.capabilities.refused[precision]}"
     if precision not in backend.capabilities.precisions:
         return f"{backend.title} cannot export {precision}: it supports {', '.join(backend.capabilities.precisions)}"
     if precision == "int8" and not options.calib:

@@ -19,9 +19,13 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
     group of the first, and its help names them all."""
     backends = _importable_backends()
     users: dict[str, list[str]] = {}
+    choices: dict[str, tuple | None] = {}  # a shared flag takes every format's choices (each checks its own)
     for backend in backends:
         for option in backend.options:
             users.setdefault(option.cli_flag, []).append(backend.name)
+            known = choices.get(option.cli_flag, ())
+            choices[option.cli_flag] = (None if known is None or option.choices is None
+                                        else tuple(dict.fromkeys((*known, *option.choices))))
     added: dict[str, str] = {}  # flag -> the format whose group holds it
     for backend in backends:
         group = parser.add_argument_group(f"{backend.title} options (--format {backend.name})")
@@ -34,7 +38,7 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
             added[flag] = backend.title
             shared = users[flag]
             note = f" [{', '.join(shared)}]" if len(shared) > 1 else ""
-            _add(group, option, flag, option.help + note)
+            _add(group, option, flag, option.help + note, choices[flag])
         if elsewhere:
             group.description = textwrap.fill(f"also takes {'; '.join(elsewhere)}", 76)  # convert's help is raw
         elif not backend.options:
@@ -46,14 +50,14 @@ def given_format_options(args: argparse.Namespace) -> dict[str, Any]:
     return {key[len(DEST_PREFIX):]: value for key, value in vars(args).items() if key.startswith(DEST_PREFIX)}
 
 
-def _add(group, option, flag: str, help_text: str) -> None:
+def _add(group, option, flag: str, help_text: str, choices: tuple | None) -> None:
     dest = DEST_PREFIX + option.name
     if option.type is bool:
         action = "store_false" if option.default else "store_true"
         group.add_argument(flag, dest=dest, action=action, default=argparse.SUPPRESS, help=help_text)
         return
-    group.add_argument(flag, dest=dest, type=option.type, choices=option.choices, default=argparse.SUPPRESS,
-                       metavar=option.name.upper() if option.choices is None else None, help=help_text)
+    group.add_argument(flag, dest=dest, type=option.type, choices=choices, default=argparse.SUPPRESS,
+                       metavar=option.name.upper() if choices is None else None, help=help_text)
 
 
 def _importable_backends() -> list:

@@ -36,6 +36,7 @@ def format_rows() -> list[dict]:
                      "why_not": available.reason, "exportable": bool(exportable),
                      "export_why_not": exportable.reason, "export_note": backend.export_note(),
                      "precisions": list(backend.capabilities.precisions),
+                     "refused": dict(backend.capabilities.refused),
                      "dynamic": backend.capabilities.dynamic, "source": _source_text(backend.source),
                      "decode": list(backend.capabilities.decode),
                      "devices": list(backend.capabilities.devices),
@@ -75,4 +76,7 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     for line in [header, ["-" * w for w in widths], *table]:
         print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    for r in rows:  # precisions a format refuses, with the reason
+        for precision, why in (r.get("refused") or {}).items():
+            print(f"{r['argument']} has no {precision}: {why}")
     return 0

@@ -62,6 +62,9 @@ class Backend:
     # the options that belong to this format (the CLI's flags and model.export's keywords are
     # built from them); an option the format does not declare is refused before any work
     options: ClassVar[tuple[FormatOption, ...]] = ()
+    # do the model files themselves carry the metadata (read_native_metadata)? False for a format
+    # without a slot for it (NCNN): such an artifact is opened through its metadata.json only
+    native_metadata: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

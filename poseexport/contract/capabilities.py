@@ -1,7 +1,7 @@
 """What a backend can do (`Capabilities`) and whether it can run here (`Availability`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,6 @@ class Capabilities:
     runs_on: tuple[str, ...] = ("linux", "darwin", "windows")  # where load()/infer work
     layout: str = "NCHW"
     decode: tuple[str, ...] = ("graph",)  # "host": can end the graph at the raw head maps
+    # precisions the format cannot offer -> why, and what to use instead (e.g. NCNN int8: its
+    # quantisation tools are not on any package registry); refused with that reason
+    refused: dict[str, str] = field(default_factory=dict)

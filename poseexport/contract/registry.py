@@ -26,6 +26,8 @@ BUILTIN = {
     "pb": "poseexport.backends.graphdef:GraphDefBackend",
     "edgetpu": "poseexport.backends.edgetpu:EdgeTpuBackend",
     "tfjs": "poseexport.backends.tfjs:TfjsBackend",
+    "ncnn": "poseexport.backends.ncnn:NcnnBackend",
+    "mnn": "poseexport.backends.mnn:MnnBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"

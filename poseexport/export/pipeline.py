@@ -110,6 +110,10 @@ def build_artifact(model, backend, options: ExportOptions, work_dir: Path, log=p
 
 def check_supported(backend, options: ExportOptions) -> None:
     caps = backend.capabilities
+    if options.precision in caps.refused:
+        raise UnsupportedOptionError(f"{backend.title} cannot export at {options.precision}",
+                                     caps.refused[options.precision],
+                                     f"choose {' or '.join(caps.precisions)}, or another format (poseexport formats)")
     if options.precision not in caps.precisions:
         raise UnsupportedOptionError(
             f"{backend.title} cannot export at {options.precision}",

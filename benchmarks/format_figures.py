@@ -1,15 +1,16 @@
-"""The TensorFlow family's figures on the real model: accuracy, persons and speed per artifact.
+"""Per-artifact figures on the real model: accuracy, persons and speed, for any format.
 
-    python benchmarks/tf_family_figures.py [--model yolo11n-pose.pt] [--out runs/tf_family]
-        [--kinds fp32,fp16,dynamic-range,full-integer,full-integer-io,float-keypoints,saved_model,pb] [--threads 1,2]
+    python benchmarks/format_figures.py --kinds tflite-fp32,tflite-full-integer,ncnn-fp32,mnn-int8
+        [--model yolo11n-pose.pt] [--out runs/figures] [--threads 1,2]
 
 Exports what is missing under --out (int8 calibrated on shared/data/calib-people), then for each
 artifact: pose / box mAP50-95 on coco-val-pose (and the drop against the PyTorch model), the
 persons it finds on the five packaged reference images + bus.jpg + zidane.jpg against PyTorch
-(conf 0.25: found, missed, invented, matched keypoint error in original-image pixels), and for
-.tflite artifacts the latency of `Runner.forward` at each thread count (median after warm-up,
-bus.jpg), with the speed-up against TFLite fp32. Prints a table and writes figures.json;
-asserts nothing. Record the CPU (printed) and the machine's load beside the figures.
+(conf 0.25: found, missed, invented, matched keypoint error in original-image pixels), and the
+latency of `Runner.forward` at each thread count (median after warm-up, bus.jpg), with the
+speed-up against the same format's fp32 (`<format>-fp32`, when it is among the kinds). Prints
+each row and writes figures.json; asserts nothing. Record the CPU (printed) and the machine's
+load beside the figures. The kinds are the table below (`--kinds` names them).
 """
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ from poseexport.predict.nms import box_iou
 KINDS = {  # name -> (format, export keywords)
     "saved_model": ("saved_model", {}),
     "pb": ("pb", {}),
-    "fp32": ("tflite", {}),
-    "fp16": ("tflite", {"half": True}),
-    "dynamic-range": ("tflite", {"int8": True, "int8_kind": "dynamic-range"}),
-    "full-integer": ("tflite", {"int8": True, "int8_kind": "full-integer"}),
-    "full-integer-io": ("tflite", {"int8": True, "int8_kind": "full-integer-io"}),
-    "float-keypoints": ("tflite", {"int8": True, "int8_kind": "float-keypoints"}),
+    "tflite-fp32": ("tflite", {}),
+    "tflite-fp16": ("tflite", {"half": True}),
+    "tflite-dynamic-range": ("tflite", {"int8": True, "int8_kind": "dynamic-range"}),
+    "tflite-full-integer": ("tflite", {"int8": True, "int8_kind": "full-integer"}),
+    "tflite-full-integer-io": ("tflite", {"int8": True, "int8_kind": "full-integer-io"}),
+    "tflite-float-keypoints": ("tflite", {"int8": True, "int8_kind": "float-keypoints"}),
+    "ncnn-fp32": ("ncnn", {}),
+    "ncnn-fp16": ("ncnn", {"half": True}),
 }
 MATCH_IOU = 0.5
 
@@ -102,15 +105,15 @@ def latency(folder: Path, threads: list[int]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="yolo11n-pose.pt")
-    parser.add_argument("--out", default="runs/tf_family")
-    parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--out", default="runs/figures")
+    parser.add_argument("--kinds", required=True, help="comma-separated, of: " + ", ".join(KINDS))
+    parser.add_argument("--threads", default="1,2", help='thread counts to time at ("": accuracy only)')
     args = parser.parse_args()
     data = shared_data_dir()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     kinds = args.kinds.split(",")
-    threads = [int(t) for t in args.threads.split(",")]
+    threads = [int(t) for t in args.threads.split(",") if t]  # --threads "": no latency
     reference = PoseModel(args.model)
     folders = export_missing(reference, kinds, out, data / "calib-people")
     packaged = Path(__file__).resolve().parents[1] / "poseexport" / "reference_images"
@@ -126,15 +129,14 @@ def main() -> None:
                "pose_map_drop": ref_map.pose.map - metrics.pose.map,
                "validation": json.loads((folder / "metadata.json").read_text())["validation"].get("status"),
                "persons": persons(reference, model, images)}
-        if KINDS[kind][0] == "tflite":
+        if KINDS[kind][0] not in ("saved_model", "pb"):  # TensorFlow graphs: not a deployment runtime
             row["latency_ms"] = latency(folder, threads)
         figures["artifacts"][kind] = row
         print(kind, json.dumps(row), flush=True)
-    base = figures["artifacts"].get("fp32", {}).get("latency_ms")
-    if base:
-        for row in figures["artifacts"].values():
-            if "latency_ms" in row:
-                row["speedup_vs_fp32"] = {t: round(base[t] / row["latency_ms"][t], 2) for t in base}
+    for kind, row in figures["artifacts"].items():
+        base = figures["artifacts"].get(f"{KINDS[kind][0]}-fp32", {}).get("latency_ms")
+        if base and "latency_ms" in row:
+            row["speedup_vs_fp32"] = {t: round(base[t] / row["latency_ms"][t], 2) for t in base}
     (out / "figures.json").write_text(json.dumps(figures, indent=2, default=str))
     print(json.dumps(figures, indent=2, default=str))
 
