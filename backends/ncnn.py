@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from poseexport.contract import Artifact, Backend, Capabilities, FormatOption, Runner, require
+from poseexport.contract import (
+    Artifact,
+    Backend,
+    Capabilities,
+    FormatOption,
+    Runner,
+    require,
+)
 from poseexport.contract.artifact_checks import open_model_file
 from poseexport.contract.converter_process import converter_inputs, run_converter
 from poseexport.device import parse_device

@@ -18,7 +18,11 @@ import pytest
 
 import poseexport
 from poseexport.contract.registry import get_backend, registered
-from poseexport.errors import BadArtifactError, ExportFailedError, UnsupportedOptionError
+from poseexport.errors import (
+    BadArtifactError,
+    ExportFailedError,
+    UnsupportedOptionError,
+)
 from poseexport.metadata import Metadata
 
 # every registered format, plus test doubles of the shapes the next formats have: NHWC uint8
