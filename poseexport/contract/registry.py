@@ -26,6 +26,7 @@ BUILTIN = {
     "pb": "poseexport.backends.graphdef:GraphDefBackend",
     "edgetpu": "poseexport.backends.edgetpu:EdgeTpuBackend",
     "tfjs": "poseexport.backends.tfjs:TfjsBackend",
+    "paddle": "poseexport.backends.paddle:PaddleBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"
