@@ -33,7 +33,11 @@ class NoFeedback:
 
 
 def convert(request: dict) -> dict:
+    import warnings
+
     import onnx
+
+    warnings.filterwarnings("ignore", message="No ccache found")  # Paddle's import warns about its C++ builds
 
     install_onnx_shims()
     import x2paddle.convert

@@ -57,6 +57,9 @@ def main(argv: list[str]) -> int:
 
 def open_predictor(config: dict):
     """A Paddle Inference predictor with the settings the artifact records; and what it runs with."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No ccache found")  # Paddle's import warns about its C++ builds
     import paddle
     from paddle import inference
 

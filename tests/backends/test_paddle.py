@@ -85,6 +85,20 @@ def test_child_crash_is_a_clear_error_and_close_reaps_it(tiny_paddle):
     assert proc.poll() is not None
 
 
+def test_a_hung_child_times_out_and_is_stopped(tiny_paddle, monkeypatch):
+    from poseexport.backends import paddle_runner
+
+    x = np.zeros((1, 3, IMGSZ, IMGSZ), np.float32)
+    runner = poseexport.load(tiny_paddle.path)
+    proc = runner._proc
+    monkeypatch.setattr(paddle_runner, "INFER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(paddle_runner, "STOP_TIMEOUT_S", 0.5)
+    os.kill(proc.pid, signal.SIGSTOP)  # alive, but never answers
+    with pytest.raises(BadArtifactError, match="no answer within 1 s and was stopped"):
+        runner.forward(x)
+    assert proc.poll() is not None and runner._proc is None
+
+
 def test_closing_the_runner_ends_the_child(tiny_paddle):
     runner = poseexport.load(tiny_paddle.path)
     proc = runner._proc
