@@ -28,6 +28,7 @@ BUILTIN = {
     "tfjs": "poseexport.backends.tfjs:TfjsBackend",
     "ncnn": "poseexport.backends.ncnn:NcnnBackend",
     "mnn": "poseexport.backends.mnn:MnnBackend",
+    "paddle": "poseexport.backends.paddle:PaddleBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"
