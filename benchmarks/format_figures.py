@@ -39,6 +39,11 @@ KINDS = {  # name -> (format, export keywords)
     "tflite-float-keypoints": ("tflite", {"int8": True, "int8_kind": "float-keypoints"}),
     "ncnn-fp32": ("ncnn", {}),
     "ncnn-fp16": ("ncnn", {"half": True}),
+    "mnn-fp32": ("mnn", {}),
+    "mnn-fp16": ("mnn", {"half": True}),
+    "mnn-int8": ("mnn", {"int8": True, "int8_kind": "full-integer"}),
+    "mnn-weight-only": ("mnn", {"int8": True, "int8_kind": "weight-only"}),
+    "paddle-fp32": ("paddle", {}),
 }
 MATCH_IOU = 0.5
 
