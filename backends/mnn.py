@@ -3,8 +3,8 @@ the `MNN` Python package (`MNN.nn` modules on the CPU backend).
 
 fp32; fp16 (fp16 weights, computed in fp32 where the CPU has no fp16 arithmetic); int8 in two
 kinds (`--int8-kind`): full-integer (int8 weights and activations from MNN's own quantiser,
-calibrated on real images; the default) and weight-only (int8 weights, float compute: a smaller
-file, not a faster one). Metadata: in the model's business-code field (mnn_metadata.py) and in
+calibrated on real images; the default), float-keypoints (full-integer with the keypoint branch
+left in float) and weight-only (int8 weights, float compute: a smaller file, not a faster one). Metadata: in the model's business-code field (mnn_metadata.py) and in
 the metadata.json sidecar. The conversion never goes through `MNN.tools` (mnn_convert.py).
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ from poseexport.metadata import Metadata
 
 from .mnn_metadata import read_biz_code
 
-INT8_KINDS = ("full-integer", "weight-only")
+INT8_KINDS = ("full-integer", "float-keypoints", "weight-only")
+CALIBRATED_KINDS = ("full-integer", "float-keypoints")
 DEFAULT_INT8_KIND = "full-integer"
 FEATURE_METHODS = ("KL", "ADMM", "EMA")
 # EMA, not MNN's default KL: with KL ranges yolo11n-pose loses 36-39 of 39 persons (measured, 9 images)
@@ -53,7 +54,8 @@ class MnnBackend(Backend):
     runtime_versions = {"MNN": None}
     options = (
         FormatOption("int8_kind", str, None, "int8 MNN kind: full-integer (int8 weights and activations, "
-                     f"calibrated; default {DEFAULT_INT8_KIND}) or weight-only (int8 weights, float compute)",
+                     f"calibrated; default {DEFAULT_INT8_KIND}), float-keypoints (full-integer, keypoint branch "
+                     "in float) or weight-only (int8 weights, float compute)",
                      choices=INT8_KINDS),
         FormatOption("mnn_feature_method", str, None, "MNN quantiser's activation-range method: KL, ADMM or EMA "
                      f"(default {DEFAULT_FEATURE_METHOD})", choices=FEATURE_METHODS),
@@ -62,7 +64,7 @@ class MnnBackend(Backend):
     )
 
     def needs_calibration(self, options) -> bool:
-        return options.precision == "int8" and _int8_kind(options) == "full-integer"
+        return options.precision == "int8" and _int8_kind(options) in CALIBRATED_KINDS
 
     def default_decode(self, options) -> str:
         """Full-integer int8 ends at the head maps, each its own tensor, and decodes on the host."""
@@ -81,7 +83,7 @@ class MnnBackend(Backend):
                 raise UnsupportedOptionError(f"{name} applies to int8 MNN exports only",
                                              f"this export is {options.precision}", "add --int8, or drop it")
         if options.option("mnn_feature_method") and _int8_kind(options) == "weight-only":
-            raise UnsupportedOptionError("--mnn-feature-method applies to the full-integer kind",
+            raise UnsupportedOptionError("--mnn-feature-method applies to the calibrated kinds",
                                          "weight-only int8 calibrates nothing", "drop --mnn-feature-method")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
@@ -89,8 +91,8 @@ class MnnBackend(Backend):
         kind = _int8_kind(ctx.options) if precision == "int8" else None
         method = ctx.options.option("mnn_feature_method") or DEFAULT_FEATURE_METHOD
         notes = f"MNN CPU backend, precision mode '{PRECISION_MODE}'"
-        if kind == "full-integer":
-            ctx.record_calibration(_int8_method(len(ctx.calibration.images), method))
+        if kind in CALIBRATED_KINDS:
+            ctx.record_calibration(_int8_method(len(ctx.calibration.images), method, kind))
         elif kind == "weight-only":
             notes += "; int8 weights (weightQuantBits 8, per-channel symmetric), float compute"
         ctx.metadata = replace(ctx.metadata, precision=replace(ctx.metadata.precision, notes=notes))
@@ -128,11 +130,12 @@ def _int8_kind(options) -> str:
     return options.option("int8_kind") or DEFAULT_INT8_KIND
 
 
-def _int8_method(images: int, method: str) -> str:
+def _int8_method(images: int, method: str, kind: str) -> str:
     import importlib.metadata as md
 
+    floats = "; the keypoint branch in float" if kind == "float-keypoints" else ""
     return (f"MNN {md.version('MNN')} quantiser: int8 per-channel weights (MAX_ABS) and int8 activations "
-            f"({method} ranges) calibrated on {images} letterboxed images")
+            f"({method} ranges) calibrated on {images} letterboxed images{floats}")
 
 
 @contextlib.contextmanager

@@ -3,9 +3,9 @@
 `pip install aliyun-log-python-sdk` (downgrading protobuf) and sends logs when it can.
 
 Request options: "precision" (fp32 / fp16 / int8), "int8_kind" ("full-integer": int8 weights and
-activations from MNN's quantiser, calibrated on the request's images; "weight-only": int8 weights,
-float compute), "feature_method" (the quantiser's activation method), "float_ops" (op names the
-quantiser leaves in float).
+activations from MNN's quantiser, calibrated on the request's images; "float-keypoints": the same
+with the keypoint branch left in float, mnn_keypoint_branch.py; "weight-only": int8 weights,
+float compute), "feature_method" (the quantiser's activation method).
 """
 from __future__ import annotations
 
@@ -28,12 +28,14 @@ def convert(request: dict) -> dict:
     tag = json.dumps(json.loads(read_metadata(request).to_json()), separators=(",", ":"))
     precision, kind = options["precision"], options.get("int8_kind")
     flags = {"fp16": ["--fp16"], "weight-only": ["--weightQuantBits", "8"]}.get(kind or precision, [])
-    first = run_dir / "float.mnn" if kind == "full-integer" else model
+    calibrated = kind in ("full-integer", "float-keypoints")
+    first = run_dir / "float.mnn" if calibrated else model
     _mnnconvert(_tools, ["-f", "ONNX", "--modelFile", request["source"], "--MNNModel", str(first),
                          "--bizCode", tag, *flags], first)
     report = {}
-    if kind == "full-integer":
-        config = calibration_config(request, run_dir, options)
+    if calibrated:
+        float_ops = _keypoint_branch(request) if kind == "float-keypoints" else []
+        config = calibration_config(request, run_dir, options, float_ops)
         quantized = run_dir / "quantized.mnn"
         _tools.mnnquant(["mnnquant", str(first), str(quantized), str(config)])  # argv, as mnnconvert
         if not quantized.is_file() or quantized.stat().st_size == 0:
@@ -58,7 +60,16 @@ def _mnnconvert(tools, args: list[str], made: Path) -> None:
         raise RuntimeError(f"MNN's converter wrote no {made.name}; its log above says why")
 
 
-def calibration_config(request: dict, run_dir: Path, options: dict) -> Path:
+def _keypoint_branch(request: dict) -> list[str]:
+    from .mnn_keypoint_branch import KEYPOINT_MEANINGS, keypoint_branch_ops
+
+    names = [o.name for o in read_metadata(request).outputs if o.meaning in KEYPOINT_MEANINGS]
+    if not names:
+        raise ValueError("the float-keypoints kind needs the keypoint maps as outputs (--decode host)")
+    return keypoint_branch_ops(request["source"], names)
+
+
+def calibration_config(request: dict, run_dir: Path, options: dict, float_ops: list[str]) -> Path:
     """MNN's quantiser reads image files and a JSON of how to preprocess them. The images are
     our letterboxed calibration tensors written losslessly at exactly the input size, so MNN's
     resize is the identity and its `(pixel - mean) * normal` reproduces our [0, 1] scaling."""
@@ -78,7 +89,7 @@ def calibration_config(request: dict, run_dir: Path, options: dict) -> Path:
     config = {"format": "RGB", "mean": [0.0, 0.0, 0.0], "normal": [1 / 255.0] * 3,
               "width": int(width), "height": int(height), "path": str(folder) + "/",
               "used_image_num": len(images), "feature_quantize_method": options["feature_method"],
-              "weight_quantize_method": "MAX_ABS", "skip_quant_op_names": list(options.get("float_ops", []))}
+              "weight_quantize_method": "MAX_ABS", "skip_quant_op_names": float_ops}
     path = run_dir / "quantization.json"
     path.write_text(json.dumps(config, indent=2))
     return path

@@ -42,6 +42,7 @@ KINDS = {  # name -> (format, export keywords)
     "mnn-fp32": ("mnn", {}),
     "mnn-fp16": ("mnn", {"half": True}),
     "mnn-int8": ("mnn", {"int8": True, "int8_kind": "full-integer"}),
+    "mnn-float-keypoints": ("mnn", {"int8": True, "int8_kind": "float-keypoints"}),
     "mnn-weight-only": ("mnn", {"int8": True, "int8_kind": "weight-only"}),
     "paddle-fp32": ("paddle", {}),
 }

@@ -100,6 +100,34 @@ def test_full_integer_is_calibrated_and_decodes_on_the_host(exported):
     assert "MNN" in method and "quantiser" in method
 
 
+def test_float_keypoints_leaves_exactly_the_keypoint_branch_in_float(exported, tiny, tmp_path):
+    import onnx
+
+    from poseexport.backends.mnn_keypoint_branch import (
+        KEYPOINT_MEANINGS,
+        keypoint_branch_ops,
+    )
+
+    source = tiny.export("onnx", imgsz=IMGSZ, decode="host", out=tmp_path / "onnx", **QUIET)
+    keypoints = [o.name for o in source.metadata.outputs if o.meaning in KEYPOINT_MEANINGS]
+    ops = keypoint_branch_ops(str(source.main_file), keypoints)
+    graph = onnx.load(str(source.main_file)).graph
+    kinds = {n.output[0]: n.op_type for n in graph.node}
+    # per level: two 3x3 conv + SiLU (Sigmoid, Mul) pairs, then the offsets and visibility convs
+    assert [kinds[o] for o in ops].count("Conv") == 12 and len(ops) == 24
+    inside = set(ops)
+    readers = {}
+    for node in graph.node:
+        for t in node.input:
+            readers.setdefault(t, set()).add(node.output[0])
+    entries = {t for n in graph.node if n.output[0] in inside for t in n.input
+               if t in kinds and t not in inside}
+    assert len(entries) == 3 and all(readers[t] - inside for t in entries)  # the shared neck maps
+    artifact = exported(int8=True, int8_kind="float-keypoints")
+    assert artifact.metadata.options["int8_kind"] == "float-keypoints"
+    assert "keypoint branch in float" in artifact.metadata.precision.calibration.method
+
+
 def test_int8_options_are_checked_before_any_work(backend, tiny, tmp_path):
     with pytest.raises(UnsupportedOptionError, match="int8 MNN exports only"):
         tiny.export("mnn", imgsz=IMGSZ, int8_kind="weight-only", out=tmp_path / "a", **QUIET)
