@@ -30,9 +30,10 @@ from poseexport.metadata import Metadata
 PARAM_SUFFIX, BIN_SUFFIX = ".ncnn.param", ".ncnn.bin"
 PARAM_MAGIC = "7767517"  # the first line of every NCNN .param file
 INPUT_BLOB = "in0"  # pnnx names the input in0 and the outputs out0, out1, ... in the ONNX order
-INT8_REFUSED = ("NCNN's int8 needs its quantisation tools (ncnn2table, ncnn2int8), C++ programs built from the "
-                "ncnn source tree; neither the ncnn nor the pnnx package on PyPI ships them, so poseexport "
-                "cannot make or calibrate an int8 NCNN model reproducibly")
+INT8_REFUSED = ("NCNN's int8 needs its quantisation tools (ncnn2table, ncnn2int8), C++ programs in tools/quantize "
+                "of the ncnn source tree; neither the ncnn nor the pnnx wheel on PyPI ships them and ncnn's "
+                "sdist holds src/ and python/ only (checked for 1.0.20261020), so poseexport cannot build or "
+                "calibrate an int8 NCNN model reproducibly")
 # what the runner sets, recorded in the metadata so the artifact says how it was validated
 FP32_OPTIONS = "use_fp16_packed/storage/arithmetic=False, use_bf16_storage=False"
 
