@@ -33,6 +33,7 @@ PTE_SUFFIX = ".pte"
 PTE_MAGIC = b"ET12"  # the flatbuffer file identifier of ExecuTorch programs (bytes 4-8)
 METADATA_METHOD = "poseexport_metadata"  # a constant method of the program: the metadata JSON
 DEFAULT_KEEP_FLOAT = "keypoints"
+DEFAULT_OBSERVER = "minmax"
 KEEP_FLOAT_HELP = ("what int8 leaves float: keypoints (the head's decode and keypoint branch; the box and "
                    "class branches int8 like the backbone) or head (the whole head)")
 
@@ -48,30 +49,37 @@ class ExecuTorchBackend(Backend):
     run_requires = ("executorch",)
     runtime_versions = {"executorch": None}  # a .pte from a newer ExecuTorch may not load in an older one
     options = (FormatOption("int8_keep_float", str, None, f"{KEEP_FLOAT_HELP} (default {DEFAULT_KEEP_FLOAT})",
-                            choices=("keypoints", "head")),)
+                            choices=("keypoints", "head")),
+               FormatOption("int8_observer", str, None, "int8 activation ranges: minmax (the default) or histogram "
+                            "(PyTorch's HistogramObserver, the XNNPACKQuantizer's own: seconds per image)",
+                            choices=("minmax", "histogram")))
 
     def check_options(self, options) -> None:
-        keep = options.option("int8_keep_float")
-        if keep is not None and options.precision != "int8":
-            raise UnsupportedOptionError(f"--int8-keep-float {keep} applies to int8 exports only",
-                                         f"this export is {options.precision}",
-                                         "add --int8, or drop --int8-keep-float")
+        for name in ("int8_keep_float", "int8_observer"):
+            value = options.option(name)
+            flag = "--" + name.replace("_", "-")
+            if value is not None and options.precision != "int8":
+                raise UnsupportedOptionError(f"{flag} {value} applies to int8 exports only",
+                                             f"this export is {options.precision}", f"add --int8, or drop {flag}")
 
     def export(self, ctx, source, out_dir: Path) -> Artifact:
         import torch
 
         precision = ctx.options.precision
         keep = (ctx.options.option("int8_keep_float") or DEFAULT_KEEP_FLOAT) if precision == "int8" else None
+        observer = (ctx.options.option("int8_observer") or DEFAULT_OBSERVER) if precision == "int8" else None
         if keep is not None:
-            ctx.record_calibration(int8_method(keep, len(ctx.calibration.images)))
-            ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_keep_float": keep})
+            ctx.record_calibration(int8_method(keep, observer, len(ctx.calibration.images)))
+            ctx.metadata = replace(ctx.metadata, options={**ctx.metadata.options, "int8_keep_float": keep,
+                                                          "int8_observer": observer})
         else:
             ctx.metadata = replace(ctx.metadata, precision=replace(
                 ctx.metadata.precision, notes="fp32, every op lowered to the XNNPACK delegate that it takes"))
         program = Path(ctx.work_dir) / "program.pt2"  # the graph crosses to the converter as a file
         torch.export.save(source.program, str(program))
         graph = SimpleNamespace(main_file=program, path=program.parent)
-        request = converter_inputs(ctx, graph, out_dir, {"precision": precision, "keep_float": keep})
+        request = converter_inputs(ctx, graph, out_dir, {"precision": precision, "keep_float": keep,
+                                                          "observer": observer})
         result = run_converter("poseexport.backends.executorch_convert:convert", request, ctx.work_dir,
                                title="The ExecuTorch lowering (XNNPACK)", timeout_s=self.converter_timeout_s())
         model = Path(result["model"])
@@ -96,11 +104,12 @@ class ExecuTorchBackend(Backend):
         return Metadata.from_json(program.load_method(METADATA_METHOD).execute([])[0])
 
 
-def int8_method(keep: str, images: int) -> str:
+def int8_method(keep: str, observer: str, images: int) -> str:
     """What the metadata says about how the int8 program was made."""
     kept = ("the head's decode and keypoint branch" if keep == "keypoints" else "the whole head")
+    ranges = "min/max" if observer == "minmax" else "HistogramObserver"
     return (f"PT2E (torchao {md.version('torchao')}) with ExecuTorch {md.version('executorch')}'s XNNPACKQuantizer: "
-            f"int8 per-channel symmetric weights, int8 per-tensor activations (histogram observers) calibrated "
+            f"int8 per-channel symmetric weights, int8 per-tensor activations ({ranges}) calibrated "
             f"on {images} images; SiLU as int8 x * sigmoid(x); {kept} kept float; float32 input and outputs")
 
 

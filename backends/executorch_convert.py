@@ -35,7 +35,7 @@ def convert(request: dict) -> dict:
         if images is None or not len(images):
             raise RuntimeError("int8 needs calibration images and the request has none")
         example = torch.from_numpy(images[:1].copy())
-        module = quantized_module(program, images, options["keep_float"])
+        module = quantized_module(program, images, options["keep_float"], options["observer"])
         with torch.no_grad():
             program = torch.export.export(module, (example,), strict=False)
     edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()],

@@ -39,6 +39,10 @@ KINDS = {  # name -> (format, export keywords)
     "tflite-float-keypoints": ("tflite", {"int8": True, "int8_kind": "float-keypoints"}),
     "ncnn-fp32": ("ncnn", {}),
     "ncnn-fp16": ("ncnn", {"half": True}),
+    "executorch-fp32": ("executorch", {}),
+    "executorch-int8": ("executorch", {"int8": True}),
+    "executorch-int8-histogram": ("executorch", {"int8": True, "int8_observer": "histogram"}),
+    "executorch-int8-head": ("executorch", {"int8": True, "int8_keep_float": "head"}),
 }
 MATCH_IOU = 0.5
 
