@@ -45,6 +45,10 @@ KINDS = {  # name -> (format, export keywords)
     "mnn-float-keypoints": ("mnn", {"int8": True, "int8_kind": "float-keypoints"}),
     "mnn-weight-only": ("mnn", {"int8": True, "int8_kind": "weight-only"}),
     "paddle-fp32": ("paddle", {}),
+    "executorch-fp32": ("executorch", {}),
+    "executorch-int8": ("executorch", {"int8": True}),
+    "executorch-int8-histogram": ("executorch", {"int8": True, "int8_observer": "histogram"}),
+    "executorch-int8-head": ("executorch", {"int8": True, "int8_keep_float": "head"}),
 }
 MATCH_IOU = 0.5
 

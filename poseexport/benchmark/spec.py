@@ -23,7 +23,7 @@ REFERENCE_FORMAT = "pytorch"  # the PyTorch row every cell's mAP is compared wit
 PRECISIONS = ("fp32", "fp16", "int8")
 # formats the CI matrix already names but that poseexport does not implement yet: their
 # cells report `unsupported` (any other unknown name is a user error: most are typos)
-PLANNED_FORMATS = ("coreml", "tensorrt", "rknn", "executorch")
+PLANNED_FORMATS = ("coreml", "tensorrt", "rknn")
 
 # largest drop of pose mAP50-95 (vs the PyTorch row of the same run) a cell may show before
 # it is `accuracy failed`. fp32/fp16 should match to noise; int8 loses a little. Measured on

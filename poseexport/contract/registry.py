@@ -29,6 +29,7 @@ BUILTIN = {
     "ncnn": "poseexport.backends.ncnn:NcnnBackend",
     "mnn": "poseexport.backends.mnn:MnnBackend",
     "paddle": "poseexport.backends.paddle:PaddleBackend",
+    "executorch": "poseexport.backends.executorch:ExecuTorchBackend",
 }
 ENTRY_POINT_GROUP = "poseexport.backends"
 EXTRA_BACKENDS_ENV = "POSEEXPORT_EXTRA_BACKENDS"
