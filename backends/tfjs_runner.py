@@ -23,6 +23,7 @@ import numpy as np
 
 from poseexport.contract import Artifact, Runner
 from poseexport.contract.artifact_checks import open_model_file
+from poseexport.contract.converter_process import end_child
 from poseexport.device import parse_device
 from poseexport.errors import (
     BadArtifactError,
@@ -95,12 +96,7 @@ class TfjsRunner(Runner):
         if proc is None:
             return
         self._proc = None
-        try:
-            proc.stdin.close()  # Node exits when its input ends
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
+        end_child(proc, STOP_TIMEOUT_S)
         self._stderr.close()
 
     def __del__(self) -> None:

@@ -29,6 +29,7 @@ from poseexport.paths import shared_data_dir
 from poseexport.predict.nms import box_iou
 
 KINDS = {  # name -> (format, export keywords)
+    "onnx-fp32": ("onnx", {}),  # ONNX Runtime: the scale other runtimes' latency is read against
     "saved_model": ("saved_model", {}),
     "pb": ("pb", {}),
     "tflite-fp32": ("tflite", {}),
@@ -72,6 +73,8 @@ def export_missing(model: PoseModel, kinds: list[str], out: Path, calib: Path) -
 
 
 def persons(reference: PoseModel, artifact: ArtifactModel, images: list[Path]) -> dict:
+    """Persons found / missed / invented against PyTorch (IoU >= MATCH_IOU, one to one) and the
+    error of every matched keypoint PyTorch sees (score >= 0.5), in original-image pixels."""
     found = missed = invented = 0
     errors = []
     for image in images:
@@ -91,7 +94,8 @@ def persons(reference: PoseModel, artifact: ArtifactModel, images: list[Path]) -
             errors.append(np.linalg.norm(a.keypoints.xy[j][visible] - b.keypoints.xy[i][visible], axis=1))
         invented += int((~used).sum())
     err = np.concatenate(errors) if errors else np.zeros(0)
-    return {"found": found, "missed": missed, "invented": invented,
+    return {"images": len(images), "found": found, "missed": missed, "invented": invented, "keypoints": int(err.size),
+            "kpt_px_max": float(err.max()) if err.size else None,
             "kpt_px_mean": float(err.mean()) if err.size else None,
             "kpt_px_p95": float(np.percentile(err, 95)) if err.size else None}
 
@@ -118,6 +122,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/figures")
     parser.add_argument("--kinds", required=True, help="comma-separated, of: " + ", ".join(KINDS))
     parser.add_argument("--threads", default="1,2", help='thread counts to time at ("": accuracy only)')
+    parser.add_argument("--latency-only", action="store_true",
+                        help="skip mAP and persons: time the artifacts only (all in one run, so their ratios hold)")
     args = parser.parse_args()
     data = shared_data_dir()
     out = Path(args.out)
@@ -129,24 +135,26 @@ def main() -> None:
     packaged = Path(__file__).resolve().parents[1] / "poseexport" / "reference_images"
     images = [*sorted(packaged.glob("*.jpg")), data / "images" / "bus.jpg", data / "images" / "zidane.jpg"]
     yaml = str(data / "coco-val-pose" / "coco-val-pose.yaml")
-    ref_map = reference.val(yaml)
+    ref_map = None if args.latency_only else reference.val(yaml)
     figures = {"cpu": describe_cpu(), "load_avg": os.getloadavg(), "model": args.model,
-               "pytorch": {"pose_map": ref_map.pose.map, "box_map": ref_map.box.map}, "artifacts": {}}
+               "pytorch": ref_map and {"pose_map": ref_map.pose.map, "box_map": ref_map.box.map}, "artifacts": {}}
     for kind, folder in folders.items():
-        model = ArtifactModel(folder)
-        metrics = model.val(yaml)
-        row = {"pose_map": metrics.pose.map, "box_map": metrics.box.map,
-               "pose_map_drop": ref_map.pose.map - metrics.pose.map,
-               "validation": json.loads((folder / "metadata.json").read_text())["validation"].get("status"),
-               "persons": persons(reference, model, images)}
+        row = {"validation": json.loads((folder / "metadata.json").read_text())["validation"].get("status")}
+        if not args.latency_only:
+            model = ArtifactModel(folder)
+            metrics = model.val(yaml)
+            row.update({"pose_map": metrics.pose.map, "box_map": metrics.box.map,
+                        "pose_map_drop": ref_map.pose.map - metrics.pose.map,
+                        "persons": persons(reference, model, images)})
         if KINDS[kind][0] not in ("saved_model", "pb"):  # TensorFlow graphs: not a deployment runtime
             row["latency_ms"] = latency(folder, threads)
         figures["artifacts"][kind] = row
-        print(kind, json.dumps(row), flush=True)
+        print(kind, json.dumps(row), f"load {os.getloadavg()[0]:.1f}", flush=True)
     for kind, row in figures["artifacts"].items():
         base = figures["artifacts"].get(f"{KINDS[kind][0]}-fp32", {}).get("latency_ms")
         if base and "latency_ms" in row:
             row["speedup_vs_fp32"] = {t: round(base[t] / row["latency_ms"][t], 2) for t in base}
+    figures["load_avg_end"] = os.getloadavg()
     (out / "figures.json").write_text(json.dumps(figures, indent=2, default=str))
     print(json.dumps(figures, indent=2, default=str))
 

@@ -15,42 +15,12 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-from tf_family_figures import MATCH_IOU, latency
+from format_figures import latency, persons
 
 from poseexport import PoseModel
 from poseexport.artifact_model import ArtifactModel
 from poseexport.cpu import describe_cpu
 from poseexport.paths import shared_data_dir
-from poseexport.predict.nms import box_iou
-
-
-def matched(reference: PoseModel, artifact: ArtifactModel, images: list[Path]) -> dict:
-    """Persons and the error of every matched visible keypoint, max included."""
-    found = missed = invented = 0
-    errors = []
-    for image in images:
-        a, b = artifact.predict(str(image))[0], reference.predict(str(image))[0]
-        found += len(a.boxes.xyxy)
-        if len(a.boxes.xyxy) and len(b.boxes.xyxy):
-            iou = box_iou(b.boxes.xyxy, a.boxes.xyxy)
-        else:
-            iou = np.zeros((len(b.boxes.xyxy), len(a.boxes.xyxy)))
-        used = np.zeros(iou.shape[1], bool)
-        for i in range(iou.shape[0]):
-            free = np.flatnonzero(~used & (iou[i] >= MATCH_IOU))
-            if not len(free):
-                missed += 1
-                continue
-            j = int(free[np.argmax(iou[i, free])])
-            used[j] = True
-            visible = b.keypoints.conf[i] >= 0.5
-            errors.append(np.linalg.norm(a.keypoints.xy[j][visible] - b.keypoints.xy[i][visible], axis=1))
-        invented += int((~used).sum())
-    err = np.concatenate(errors) if errors else np.zeros(0)
-    return {"images": len(images), "found": found, "missed": missed, "invented": invented, "keypoints": int(err.size),
-            "kpt_px_max": float(err.max()) if err.size else None,
-            "kpt_px_mean": float(err.mean()) if err.size else None}
 
 
 def main() -> None:
@@ -72,8 +42,8 @@ def main() -> None:
     ref_map, got = reference.val(yaml), model.val(yaml)
     figures = {
         "cpu": describe_cpu(), "load_avg": os.getloadavg(), "model": args.model,
-        "bus_zidane": matched(reference, model, [data / "images" / "bus.jpg", data / "images" / "zidane.jpg"]),
-        "coco_val_pose": matched(reference, model, val_images),
+        "bus_zidane": persons(reference, model, [data / "images" / "bus.jpg", data / "images" / "zidane.jpg"]),
+        "coco_val_pose": persons(reference, model, val_images),
         "map": {"pytorch_pose": ref_map.pose.map, "paddle_pose": got.pose.map,
                 "pose_drop": ref_map.pose.map - got.pose.map,
                 "pytorch_box": ref_map.box.map, "paddle_box": got.box.map},

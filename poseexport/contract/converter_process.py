@@ -246,6 +246,17 @@ def describe_exit(code: int) -> str:
     return f"was killed by {name}"
 
 
+def end_child(proc: subprocess.Popen, timeout_s: float) -> None:
+    """Close a runner child's stdin (it exits when its input ends); kill it if it has not within
+    `timeout_s`; reap it either way."""
+    try:
+        proc.stdin.close()
+        proc.wait(timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
+
+
 def stop_group(proc: subprocess.Popen) -> None:
     """SIGTERM to the child's whole group, SIGKILL after GRACE_S, then reap the child.
     Ctrl-C and SIGTERM are ignored meanwhile: a second Ctrl-C must not leave it half-stopped."""
