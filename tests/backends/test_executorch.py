@@ -159,5 +159,6 @@ def test_real_model_int8_keeps_the_pose(backend, real, data_dir, tmp_path):
     artifact = model.export("executorch", int8=True, data=str(data_dir / "calib-people"), fraction=0.3, force=True,
                             validate=False, out=tmp_path / "int8", **QUIET)
     assert artifact.metadata.precision.calibration.images == 63
+    # measured: 0.5291 against PyTorch's 0.5354 (drop 0.0063; 0.0067 with all 211 images)
     drop = model.val(val).pose.map - ArtifactModel(artifact.path).val(val).pose.map
     assert drop < INT8_MAX_DROP, f"pose mAP50-95 drops {drop:.4f}"
