@@ -34,6 +34,8 @@ PTE_MAGIC = b"ET12"  # the flatbuffer file identifier of ExecuTorch programs (by
 METADATA_METHOD = "poseexport_metadata"  # a constant method of the program: the metadata JSON
 DEFAULT_KEEP_FLOAT = "keypoints"
 DEFAULT_OBSERVER = "minmax"
+FP32_NOTES = ("fp32 on the XNNPACK delegate; what it does not take (nearest upsampling, softmax, arange, "
+              "reshapes) runs on ExecuTorch's portable kernels")
 KEEP_FLOAT_HELP = ("what int8 leaves float: keypoints (the head's decode and keypoint branch; the box and "
                    "class branches int8 like the backbone) or head (the whole head)")
 
@@ -74,7 +76,7 @@ class ExecuTorchBackend(Backend):
                                                           "int8_observer": observer})
         else:
             ctx.metadata = replace(ctx.metadata, precision=replace(
-                ctx.metadata.precision, notes="fp32, every op lowered to the XNNPACK delegate that it takes"))
+                ctx.metadata.precision, notes=FP32_NOTES))
         program = Path(ctx.work_dir) / "program.pt2"  # the graph crosses to the converter as a file
         torch.export.save(source.program, str(program))
         graph = SimpleNamespace(main_file=program, path=program.parent)

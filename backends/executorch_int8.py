@@ -22,8 +22,9 @@ KEYPOINT_BRANCH, DFL = "cv4", "dfl"  # PoseHead's attribute names
 ANNOTATION_KEY = "quantization_annotation"  # where PT2E quantizers put a node's annotation
 
 
-def quantized_module(program, images, keep_float: str, observer: str):
-    """The program's module with int8 quant/dequant pairs, calibrated on `images` (float32 NCHW)."""
+def quantized_module(program, images, keep_float: str, observer: str, batch: int = 1):
+    """The program's module with int8 quant/dequant pairs, calibrated on `images` (float32 NCHW) in
+    batches of the program's static `batch`."""
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
@@ -52,9 +53,22 @@ def quantized_module(program, images, keep_float: str, observer: str):
     quantizer.set_filter_function(lambda node: not stays_float(node, keep_float))
     prepared = prepare_pt2e(module, quantizer)
     with torch.no_grad():
-        for i in range(len(images)):
-            prepared(torch.from_numpy(images[i:i + 1].copy()))
+        for chunk in batches(images, batch):
+            prepared(torch.from_numpy(chunk))
     return convert_pt2e(prepared)
+
+
+def batches(images, batch: int):
+    """`images` in chunks of exactly `batch`, one at a time (a static-batch program takes no other
+    size); the last chunk is filled up with its own first image: min/max ranges are unchanged (a
+    histogram counts that image twice)."""
+    import numpy as np
+
+    for i in range(0, len(images), batch):
+        chunk = np.array(images[i:i + batch], dtype=np.float32)
+        if len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - len(chunk), axis=0)])
+        yield chunk
 
 
 def _config(config, observer: str):
