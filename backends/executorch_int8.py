@@ -6,10 +6,13 @@ records it in `nn_module_stack`), never by node names:
   final concat: pixel coordinates and 0-1 scores would share one int8 scale) and the keypoint
   branch (`cv4`: its offsets lose about a point of pose mAP at int8, see tflite_keypoint_branch.py);
   the box and class branches of the head are int8 like the backbone and neck.
-- "head": the whole head float, the backbone and neck int8.
-Quantised multiplies are left float too: XNNPACK 1.5.1 refuses to build a graph with the
-attention block's quantised `* scale` (XNNCompiler: "Failed to create XNNMultiply node",
-xnn_status_invalid_parameter), measured on yolo11n-pose.
+- "head": the whole head float, the backbone and neck int8. Not offered to users: ExecuTorch
+  1.5.1's lowering fails on it (XNNPACK's ChannelsLastTaggedReshapePass: KeyError 'val' on an
+  output node), measured on yolo11n-pose and the tiny network; kept for when that is fixed.
+The XNNPACKQuantizer's filter function reaches its op patterns only (cat / view / slice that share
+their input's qparams are annotated without it), so the float region is cleared after annotation:
+with the head's decode partly int8, XNNPACK refused the program when loading it (XNNCompiler:
+"Failed to create XNNMultiply node", xnn_status_invalid_parameter), measured on yolo11n-pose.
 """
 from __future__ import annotations
 

@@ -109,9 +109,9 @@ def test_a_batch_of_two(backend, tiny, tiny_reference, tmp_path):
         assert float(np.abs(runner.forward(x) - tiny_reference(x)).max()) < 1e-3
 
 
-def test_keep_float_without_int8_is_refused_before_any_work(backend, tiny, tmp_path):
+def test_an_int8_option_without_int8_is_refused_before_any_work(backend, tiny, tmp_path):
     with pytest.raises(UnsupportedOptionError, match="applies to int8 exports only"):
-        tiny.export("executorch", imgsz=IMGSZ, int8_keep_float="head", out=tmp_path / "x", **QUIET)
+        tiny.export("executorch", imgsz=IMGSZ, int8_observer="histogram", out=tmp_path / "x", **QUIET)
     assert not (tmp_path / "x").exists()
 
 
