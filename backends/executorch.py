@@ -51,7 +51,7 @@ class ExecuTorchBackend(Backend):
     # ExecuTorch 1.5.1 (executorch_int8.py), so the keypoint branch and decode it is
     options = (FormatOption("int8_observer", str, None, "int8 activation ranges: minmax (the default) or histogram "
                             "(PyTorch's HistogramObserver, the XNNPACKQuantizer's own: seconds per image)",
-                            choices=("minmax", "histogram")))
+                            choices=("minmax", "histogram")),)
 
     def check_options(self, options) -> None:
         for name in ("int8_observer",):
