@@ -34,9 +34,8 @@ PTE_MAGIC = b"ET12"  # the flatbuffer file identifier of ExecuTorch programs (by
 METADATA_METHOD = "poseexport_metadata"  # a constant method of the program: the metadata JSON
 DEFAULT_KEEP_FLOAT = "keypoints"
 DEFAULT_OBSERVER = "minmax"
-KEEP_FLOAT_HELP = ("what int8 leaves float: keypoints (the head's decode and keypoint branch; the box and "
-                   "class branches int8 like the backbone) or head (the whole head)")
-
+FP32_NOTES = ("fp32 on the XNNPACK delegate; what it does not take (nearest upsampling, softmax, arange, "
+              "reshapes) runs on ExecuTorch's portable kernels")
 
 class ExecuTorchBackend(Backend):
     name = "executorch"
@@ -48,14 +47,14 @@ class ExecuTorchBackend(Backend):
     export_requires = ("executorch", "torchao")
     run_requires = ("executorch",)
     runtime_versions = {"executorch": None}  # a .pte from a newer ExecuTorch may not load in an older one
-    options = (FormatOption("int8_keep_float", str, None, f"{KEEP_FLOAT_HELP} (default {DEFAULT_KEEP_FLOAT})",
-                            choices=("keypoints", "head")),
-               FormatOption("int8_observer", str, None, "int8 activation ranges: minmax (the default) or histogram "
+    # no option for what int8 keeps float: the other recipe (the whole head float) fails to lower in
+    # ExecuTorch 1.5.1 (executorch_int8.py), so the keypoint branch and decode it is
+    options = (FormatOption("int8_observer", str, None, "int8 activation ranges: minmax (the default) or histogram "
                             "(PyTorch's HistogramObserver, the XNNPACKQuantizer's own: seconds per image)",
-                            choices=("minmax", "histogram")))
+                            choices=("minmax", "histogram")),)
 
     def check_options(self, options) -> None:
-        for name in ("int8_keep_float", "int8_observer"):
+        for name in ("int8_observer",):
             value = options.option(name)
             flag = "--" + name.replace("_", "-")
             if value is not None and options.precision != "int8":
@@ -66,7 +65,7 @@ class ExecuTorchBackend(Backend):
         import torch
 
         precision = ctx.options.precision
-        keep = (ctx.options.option("int8_keep_float") or DEFAULT_KEEP_FLOAT) if precision == "int8" else None
+        keep = DEFAULT_KEEP_FLOAT if precision == "int8" else None
         observer = (ctx.options.option("int8_observer") or DEFAULT_OBSERVER) if precision == "int8" else None
         if keep is not None:
             ctx.record_calibration(int8_method(keep, observer, len(ctx.calibration.images)))
@@ -74,7 +73,7 @@ class ExecuTorchBackend(Backend):
                                                           "int8_observer": observer})
         else:
             ctx.metadata = replace(ctx.metadata, precision=replace(
-                ctx.metadata.precision, notes="fp32, every op lowered to the XNNPACK delegate that it takes"))
+                ctx.metadata.precision, notes=FP32_NOTES))
         program = Path(ctx.work_dir) / "program.pt2"  # the graph crosses to the converter as a file
         torch.export.save(source.program, str(program))
         graph = SimpleNamespace(main_file=program, path=program.parent)

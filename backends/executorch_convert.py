@@ -17,7 +17,7 @@ from pathlib import Path
 from poseexport.contract.converter_process import read_calibration, read_metadata
 
 from .executorch import METADATA_METHOD, PTE_SUFFIX
-from .executorch_int8 import quantized_module
+from .executorch_int8 import batches, quantized_module
 
 
 def convert(request: dict) -> dict:
@@ -34,8 +34,9 @@ def convert(request: dict) -> dict:
         images = read_calibration(request)
         if images is None or not len(images):
             raise RuntimeError("int8 needs calibration images and the request has none")
-        example = torch.from_numpy(images[:1].copy())
-        module = quantized_module(program, images, options["keep_float"], options["observer"])
+        batch = input_shape(program)[0]
+        example = torch.from_numpy(next(batches(images, batch)))
+        module = quantized_module(program, images, options["keep_float"], options["observer"], batch)
         with torch.no_grad():
             program = torch.export.export(module, (example,), strict=False)
     edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()],
@@ -45,6 +46,13 @@ def convert(request: dict) -> dict:
     pte.write_bytes(edge.to_executorch().buffer)
     return {"model": str(pte), "executorch": md.version("executorch"), "torchao": md.version("torchao"),
             "undelegated": undelegated}
+
+
+def input_shape(program) -> tuple[int, ...]:
+    """The static shape of the program's one image input."""
+    name = program.graph_signature.user_inputs[0]
+    node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == name)
+    return tuple(int(d) for d in node.meta["val"].shape)
 
 
 def _undelegated_ops(edge) -> dict[str, int]:

@@ -6,10 +6,13 @@ records it in `nn_module_stack`), never by node names:
   final concat: pixel coordinates and 0-1 scores would share one int8 scale) and the keypoint
   branch (`cv4`: its offsets lose about a point of pose mAP at int8, see tflite_keypoint_branch.py);
   the box and class branches of the head are int8 like the backbone and neck.
-- "head": the whole head float, the backbone and neck int8.
-Quantised multiplies are left float too: XNNPACK 1.5.1 refuses to build a graph with the
-attention block's quantised `* scale` (XNNCompiler: "Failed to create XNNMultiply node",
-xnn_status_invalid_parameter), measured on yolo11n-pose.
+- "head": the whole head float, the backbone and neck int8. Not offered to users: ExecuTorch
+  1.5.1's lowering fails on it (XNNPACK's ChannelsLastTaggedReshapePass: KeyError 'val' on an
+  output node), measured on yolo11n-pose and the tiny network; kept for when that is fixed.
+The XNNPACKQuantizer's filter function reaches its op patterns only (cat / view / slice that share
+their input's qparams are annotated without it), so the float region is cleared after annotation:
+with the head's decode partly int8, XNNPACK refused the program when loading it (XNNCompiler:
+"Failed to create XNNMultiply node", xnn_status_invalid_parameter), measured on yolo11n-pose.
 """
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ KEYPOINT_BRANCH, DFL = "cv4", "dfl"  # PoseHead's attribute names
 ANNOTATION_KEY = "quantization_annotation"  # where PT2E quantizers put a node's annotation
 
 
-def quantized_module(program, images, keep_float: str, observer: str):
-    """The program's module with int8 quant/dequant pairs, calibrated on `images` (float32 NCHW)."""
+def quantized_module(program, images, keep_float: str, observer: str, batch: int = 1):
+    """The program's module with int8 quant/dequant pairs, calibrated on `images` (float32 NCHW) in
+    batches of the program's static `batch`."""
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
@@ -52,9 +56,22 @@ def quantized_module(program, images, keep_float: str, observer: str):
     quantizer.set_filter_function(lambda node: not stays_float(node, keep_float))
     prepared = prepare_pt2e(module, quantizer)
     with torch.no_grad():
-        for i in range(len(images)):
-            prepared(torch.from_numpy(images[i:i + 1].copy()))
+        for chunk in batches(images, batch):
+            prepared(torch.from_numpy(chunk))
     return convert_pt2e(prepared)
+
+
+def batches(images, batch: int):
+    """`images` in chunks of exactly `batch`, one at a time (a static-batch program takes no other
+    size); the last chunk is filled up with its own first image: min/max ranges are unchanged (a
+    histogram counts that image twice)."""
+    import numpy as np
+
+    for i in range(0, len(images), batch):
+        chunk = np.array(images[i:i + batch], dtype=np.float32)
+        if len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - len(chunk), axis=0)])
+        yield chunk
 
 
 def _config(config, observer: str):

@@ -49,7 +49,6 @@ KINDS = {  # name -> (format, export keywords)
     "executorch-fp32": ("executorch", {}),
     "executorch-int8": ("executorch", {"int8": True}),
     "executorch-int8-histogram": ("executorch", {"int8": True, "int8_observer": "histogram"}),
-    "executorch-int8-head": ("executorch", {"int8": True, "int8_keep_float": "head"}),
 }
 MATCH_IOU = 0.5
 
